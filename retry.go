@@ -1,0 +1,78 @@
+package gopool
+
+import (
+	"context"
+	"math/bits"
+	"math/rand/v2"
+	"time"
+)
+
+// maxWait caps the wait between two tries of a task, unless the task's sleep
+// is longer, in which case sleep itself is the cap.
+const maxWait = time.Minute
+
+// retryPolicy says how often and how patiently a task is tried.
+type retryPolicy struct {
+	attempts uint          // total tries; 0 and 1 both mean one
+	sleep    time.Duration // base wait before the second try; never negative
+}
+
+func newRetryPolicy(attempts uint, sleep time.Duration) retryPolicy {
+	return retryPolicy{attempts: attempts, sleep: max(sleep, 0)}
+}
+
+// randUint64 draws the jitter; tests replace it to prove when it is not used.
+var randUint64 = rand.Uint64
+
+// backoff returns the wait before try k+1, after k >= 1 failed tries: a
+// duration drawn uniformly from [d/2, 3d/2) by draw, where d = sleep*2^(k-1),
+// and never more than max(sleep, maxWait). It cannot overflow.
+func backoff(k uint, sleep time.Duration, draw uint64) time.Duration {
+	if sleep <= 0 || k == 0 {
+		return 0
+	}
+	limit := max(sleep, maxWait)
+	d := limit
+	if k-1 < 63 && sleep <= limit>>(k-1) {
+		d = sleep << (k - 1)
+	}
+	// The high word of draw*d is uniform in [0, d).
+	j, _ := bits.Mul64(draw, uint64(d))
+	if time.Duration(j) >= limit-d/2 {
+		return limit
+	}
+	return d/2 + time.Duration(j)
+}
+
+// retry finishes a task whose first try failed with err: it tries again with
+// try(2), try(3), ... as the policy allows, waiting between tries, and
+// returns the last error. A [Permanent] error, or ctx being done, ends it.
+func (p retryPolicy) retry(ctx context.Context, err error, try func(attempt int) error) error {
+	for k := uint(1); ; k++ {
+		var stop bool
+		if err, stop = permanent(err); stop || k >= p.attempts || !sleep(ctx, backoff(k, p.sleep, randUint64())) {
+			return err
+		}
+		if err = try(int(k + 1)); err == nil {
+			return nil
+		}
+	}
+}
+
+// sleep waits for d or until ctx is done, and reports whether ctx is live.
+func sleep(ctx context.Context, d time.Duration) bool {
+	if ctx.Err() != nil {
+		return false
+	}
+	if d <= 0 {
+		return true
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}

@@ -1,0 +1,153 @@
+package gopool
+
+import (
+	"context"
+	"sync/atomic"
+	"time"
+)
+
+// Executable is work that can be run once, returning its failure.
+type Executable interface{ Execute() error }
+
+// Retryable is work that can be given a retry policy.
+type Retryable interface {
+	WithRetry(attempts uint, sleep time.Duration) Worker
+}
+
+// Worker is what a [Pool] runs. [*Task] is the Worker this package provides;
+// a Worker of another type is run through Execute, under the pool's retry
+// policy (see [Pool.WithRetry]), and cannot see the pool's context.
+type Worker interface {
+	Executable
+	Retryable
+}
+
+// Args is what a [Task]'s function receives each time it is tried.
+type Args[T any] struct {
+	Input   *T              // set by WithInput; nil when none
+	Drainer *Drain[T]       // set by DrainTo; nil when none
+	Context context.Context // never nil; done when the task's pool is cancelled or closed
+	Attempt int             // 1 on the first try, 2 on the first retry, ...
+}
+
+// Task is a unit of work whose function receives [Args] of type T. It is
+// configured with WithInput, DrainTo and WithRetry before it is handed to a
+// [Pool]; after that it must not be reconfigured, but it may be handed to any
+// number of pools, any number of times, also concurrently: a Task keeps no
+// state of its own between runs.
+//
+// A Task costs one 24-byte allocation; WithInput adds one more.
+type Task[T any] struct {
+	fn    func(Args[T]) error
+	drain *Drain[T]
+	opts  *taskOptions
+}
+
+// taskOptions holds what few tasks set, so that Task stays three words.
+// It is immutable once a task points to it, and may be shared by tasks.
+type taskOptions struct {
+	input    any // a *T, or nil
+	retry    retryPolicy
+	hasRetry bool
+}
+
+// lastRetry remembers the options of the last WithRetry on a task without
+// input, so that tasks built alike in a loop share them without allocating.
+var lastRetry atomic.Pointer[taskOptions]
+
+// NewTask returns a task that runs fn. It panics if fn is nil.
+func NewTask[T any](fn func(Args[T]) error) *Task[T] {
+	if fn == nil {
+		panic("gopool: NewTask called with a nil function")
+	}
+	return &Task[T]{fn: fn}
+}
+
+// WithInput sets the value that fn receives as [Args].Input, and returns t.
+func (t *Task[T]) WithInput(input *T) *Task[T] {
+	o := &taskOptions{input: input}
+	if t.opts != nil {
+		o.retry, o.hasRetry = t.opts.retry, t.opts.hasRetry
+	}
+	t.opts = o
+	return t
+}
+
+// DrainTo sets the drain that fn receives as [Args].Drainer, and returns t.
+// Once t is handed to a [Pool], d's Drain waits for t to finish. It panics if
+// d is nil.
+func (t *Task[T]) DrainTo(d *Drain[T]) *Task[T] {
+	if d == nil {
+		panic("gopool: DrainTo called with a nil drain")
+	}
+	t.drain = d
+	return t
+}
+
+// WithRetry gives t its own retry policy, which wins over any pool's, and
+// returns t. attempts is the total number of tries: 0 and 1 both mean one.
+// Before try k+1, t waits sleep*2^(k-1), jittered uniformly within [1/2, 3/2)
+// of that, and never more than one minute, or sleep if sleep is longer; a
+// negative sleep counts as 0. The wait ends at once when the task's context is
+// done, and the task then fails with its last error. A [Permanent] error or a
+// panic ends the tries at once.
+func (t *Task[T]) WithRetry(attempts uint, sleep time.Duration) Worker {
+	p := newRetryPolicy(attempts, sleep)
+	if t.opts != nil && t.opts.input != nil {
+		t.opts = &taskOptions{input: t.opts.input, retry: p, hasRetry: true}
+		return t
+	}
+	o := lastRetry.Load()
+	if o == nil || o.retry != p {
+		o = &taskOptions{retry: p, hasRetry: true}
+		lastRetry.Store(o)
+	}
+	t.opts = o
+	return t
+}
+
+// Execute runs t on the calling goroutine with its own retry policy and
+// context.Background, and returns its last error. A panic in t's function
+// propagates, as in any function call; only a [Pool] recovers panics.
+func (t *Task[T]) Execute() error {
+	return t.run(context.Background(), retryPolicy{})
+}
+
+// run tries t with ctx, under its own retry policy or else under fallback.
+func (t *Task[T]) run(ctx context.Context, fallback retryPolicy) error {
+	a := Args[T]{Drainer: t.drain, Context: ctx, Attempt: 1}
+	p := fallback
+	if o := t.opts; o != nil {
+		a.Input, _ = o.input.(*T)
+		if o.hasRetry {
+			p = o.retry
+		}
+	}
+	err := t.fn(a)
+	if err == nil {
+		return nil
+	}
+	return p.retry(ctx, err, func(attempt int) error {
+		a.Attempt = attempt
+		return t.fn(a)
+	})
+}
+
+// feed returns the drain t feeds, or nil. It panics if t is nil, so that a
+// nil *Task handed to [Pool.Go] is caught there rather than in a worker.
+func (t *Task[T]) feed() *feed {
+	if t == nil {
+		panic("gopool: Go called with a nil *Task")
+	}
+	if t.drain == nil {
+		return nil
+	}
+	return &t.drain.feed
+}
+
+// task is what the pool needs of a [*Task], whatever its T.
+type task interface {
+	Worker
+	run(ctx context.Context, fallback retryPolicy) error
+	feed() *feed
+}
