@@ -24,6 +24,7 @@ type batch struct {
 	workers int // worker goroutines alive
 	idle    int // workers waiting on work, not yet signalled
 	skipped int // tasks skipped because the batch was cancelled
+	blocked int // Go calls waiting for admission
 
 	errs   []error // failures, in the order the tasks finished
 	cause  error   // why the batch was cancelled; nil while it is live
@@ -170,7 +171,11 @@ func (b *batch) releaseSlotLocked() {
 	if b.waiting.n > 0 {
 		b.queue.push(b.waiting.pop())
 		b.admitted++
-		b.space.Signal() // wakes the oldest waiter: the one just admitted
+		if b.blocked == 1 {
+			b.space.Signal()
+		} else {
+			b.space.Broadcast() // the one admitted is among them
+		}
 	}
 }
 

@@ -27,7 +27,7 @@ type Pool struct {
 	retry    retryPolicy
 	failFast bool
 	closed   bool
-	lateSkip bool // Go after Close skipped tasks; the next Wait reports it
+	lateSkip bool // Close skipped tasks; the next Wait reports ErrClosed
 
 	cur       *batch // the batch taking tasks; nil until the next Go
 	first     batch  // storage for the first batch, saving an allocation
@@ -137,9 +137,11 @@ func (p *Pool) Go(tasks ...Worker) *Pool {
 			ticket := b.tickets
 			b.tickets++
 			b.waiting.push(w)
+			b.blocked++
 			for b.admitted <= ticket && !b.cancelledLocked() {
 				b.space.Wait()
 			}
+			b.blocked--
 			continue
 		}
 		b.queue.push(w)
@@ -196,9 +198,7 @@ func (p *Pool) waitLocked() error {
 			b.done.Wait()
 		}
 		errs = append(errs, b.errs...)
-		if b.skipped > 0 && b.cause == ErrClosed {
-			errs = append(errs, ErrClosed)
-		}
+		p.lateSkip = p.lateSkip || b.skipped > 0 && b.cause == ErrClosed
 	}
 	if p.lateSkip {
 		p.lateSkip = false
