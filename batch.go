@@ -3,6 +3,7 @@ package gopool
 import (
 	"context"
 	"errors"
+	"runtime"
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
@@ -68,7 +69,7 @@ func (b *batch) ensureWorkerLocked() {
 	spawn <- b
 }
 
-// work runs queued tasks until the batch ends.
+// work runs queued tasks until none is left to come.
 func (b *batch) work() {
 	mu := &b.pool.mu
 	mu.Lock()
@@ -87,12 +88,23 @@ func (b *batch) work() {
 }
 
 // nextLocked returns the next task to run, skipping tasks while the batch is
-// cancelled, waiting while the queue is empty, or nil once the batch ended.
+// cancelled. With the queue empty, it waits while registered tasks remain,
+// and otherwise returns nil, so that no worker outlives the batch's work even
+// if Wait is never called; before that, it yields once, since a producer
+// that just got a slot is likely to submit again.
 func (b *batch) nextLocked() Worker {
+	yielded := false
 	for {
 		if b.queue.n == 0 {
-			if b.ended {
+			if b.ended || b.pending == 0 && yielded {
 				return nil
+			}
+			if b.pending == 0 {
+				yielded = true
+				b.pool.mu.Unlock()
+				runtime.Gosched()
+				b.pool.mu.Lock()
+				continue
 			}
 			b.idle++
 			b.hasWork.Wait()
@@ -184,6 +196,8 @@ func (b *batch) doneLocked() {
 	b.pending--
 	if b.pending == 0 {
 		b.done.Broadcast()
+		b.idle = 0
+		b.hasWork.Broadcast() // idle workers exit
 	}
 }
 

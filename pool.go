@@ -29,9 +29,8 @@ type Pool struct {
 	closed   bool
 	lateSkip bool // Close skipped tasks; the next Wait reports ErrClosed
 
-	cur       *batch // the batch taking tasks; nil until the next Go
-	first     batch  // storage for the first batch, saving an allocation
-	firstUsed bool
+	cur   *batch // the batch taking tasks; nil until the next Go
+	first batch  // storage for the first batch, saving an allocation
 }
 
 // NewPool returns a new, empty [Pool].
@@ -222,10 +221,9 @@ func (p *Pool) batchLocked() *batch {
 		return p.cur
 	}
 	b := &p.first
-	if p.firstUsed {
+	if b.pool != nil {
 		b = new(batch)
 	}
-	p.firstUsed = true
 	b.pool = p
 	b.hasWork.L, b.space.L, b.done.L = &p.mu, &p.mu, &p.mu
 	if p.parent != nil {

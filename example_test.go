@@ -1,0 +1,208 @@
+package gopool_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync/atomic"
+	"time"
+
+	gopool "github.com/rubengp99/go-pool"
+)
+
+type User struct{ Name string }
+
+type A struct{ Value string }
+
+type B struct{ Value float64 }
+
+// The README's "Basic Task": a task sends its result to a typed drain.
+func Example() {
+	output := gopool.NewDrainer[User]()
+	task := gopool.NewTask(func(t gopool.Args[User]) error {
+		t.Drainer.Send(User{Name: "Alice"})
+		return nil
+	}).DrainTo(output)
+
+	pool := gopool.NewPool()
+
+	pool.Go(task).Wait()
+	results := output.Drain()
+	fmt.Println(results[0].Name)
+	// Output: Alice
+}
+
+// The README's "Task With Retry": the task fails twice, then succeeds on its
+// third and last try.
+func ExampleTask_WithRetry() {
+	var numRetries int
+	task := gopool.NewTask(func(t gopool.Args[any]) error {
+		numRetries++
+		if numRetries < 3 {
+			return fmt.Errorf("transient error")
+		}
+		return nil
+	}).WithRetry(3, 200*time.Millisecond)
+
+	pool := gopool.NewPool()
+	err := pool.Go(task).Wait()
+	fmt.Println(numRetries, err)
+	// Output: 3 <nil>
+}
+
+// The README's "Multiple Task Types": one pool runs tasks of different
+// types, each feeding its own typed drain.
+func Example_multipleTaskTypes() {
+	outA := gopool.NewDrainer[A]()
+	outB := gopool.NewDrainer[B]()
+
+	// Task A
+	t1 := gopool.NewTask(func(t gopool.Args[A]) error {
+		t.Drainer.Send(A{Value: "Hello"})
+		return nil
+	}).DrainTo(outA)
+
+	// Task B
+	t2 := gopool.NewTask(func(t gopool.Args[B]) error {
+		t.Drainer.Send(B{Value: 42.5})
+		return nil
+	}).DrainTo(outB)
+
+	pool := gopool.NewPool()
+	pool.Go(t1, t2).Wait()
+
+	fmt.Println(outA.Drain())
+	fmt.Println(outB.Drain())
+	// Output:
+	// [{Hello}]
+	// [{42.5}]
+}
+
+// WithLimit bounds how many tasks run at once; Go blocks while the limit is
+// reached, so a producer never runs ahead of the workers.
+func ExamplePool_WithLimit() {
+	var running, peak atomic.Int32
+	squares := gopool.NewDrainer[int]()
+	pool := gopool.NewPool().WithLimit(3)
+	for i := 1; i <= 10; i++ {
+		pool.Go(gopool.NewTask(func(t gopool.Args[int]) error {
+			n := running.Add(1)
+			defer running.Add(-1)
+			for p := peak.Load(); n > p && !peak.CompareAndSwap(p, n); p = peak.Load() {
+			}
+			t.Drainer.Send(*t.Input * *t.Input)
+			return nil
+		}).WithInput(&i).DrainTo(squares))
+	}
+	err := pool.Wait()
+	got := squares.Drain()
+	slices.Sort(got)
+	fmt.Println(got, err)
+	fmt.Println("at most 3 at once:", peak.Load() <= 3)
+	// Output:
+	// [1 4 9 16 25 36 49 64 81 100] <nil>
+	// at most 3 at once: true
+}
+
+// WithFailFast cancels the batch at the first failure: the other tasks see
+// their context done, with the failure as its cause.
+func ExamplePool_WithFailFast() {
+	errBoom := errors.New("boom")
+	pool := gopool.NewPool().WithFailFast()
+	pool.Go(gopool.NewTask(func(t gopool.Args[any]) error {
+		<-t.Context.Done() // waits for the failure below
+		fmt.Println("cause seen by the other task:", context.Cause(t.Context))
+		return t.Context.Err() // an echo of the cancellation: not reported
+	}))
+	pool.Go(gopool.NewTask(func(gopool.Args[any]) error { return errBoom }))
+	fmt.Println("Wait:", pool.Wait())
+	// Output:
+	// cause seen by the other task: boom
+	// Wait: boom
+}
+
+// Close cancels the running batch with cause ErrClosed and waits for it;
+// tasks handed to the pool afterwards never run.
+func ExamplePool_Close() {
+	pool := gopool.NewPool()
+	started := make(chan struct{})
+	pool.Go(gopool.NewTask(func(t gopool.Args[any]) error {
+		close(started)
+		<-t.Context.Done()
+		fmt.Println("task saw:", context.Cause(t.Context))
+		return t.Context.Err()
+	}))
+	<-started
+	fmt.Println("Close:", pool.Close())
+
+	pool.Go(gopool.NewTask(func(gopool.Args[any]) error {
+		fmt.Println("never printed")
+		return nil
+	}))
+	fmt.Println("Wait:", pool.Wait())
+	// Output:
+	// task saw: gopool: pool closed
+	// Close: <nil>
+	// Wait: gopool: pool closed
+}
+
+// Permanent stops the retries of an error that trying again cannot fix.
+func ExamplePermanent() {
+	errNotFound := errors.New("not found")
+	tries := 0
+	task := gopool.NewTask(func(gopool.Args[any]) error {
+		tries++
+		return gopool.Permanent(errNotFound)
+	}).WithRetry(5, time.Second)
+	err := gopool.Go(task).Wait()
+	fmt.Println(tries, err == errNotFound)
+	// Output: 1 true
+}
+
+// A panicking task does not crash the program: Wait reports it as a
+// *PanicError carrying the value and the stack.
+func ExamplePanicError() {
+	err := gopool.Go(gopool.NewTask(func(gopool.Args[any]) error {
+		panic("oops")
+	})).Wait()
+	var pe *gopool.PanicError
+	if errors.As(err, &pe) {
+		fmt.Println("recovered:", pe.Value, "with a stack:", len(pe.Stack) > 0)
+	}
+	// Output: recovered: oops with a stack: true
+}
+
+// A pool made from a context stops when the context is done: running tasks
+// see it, tasks not yet started are skipped, and Wait reports the cause.
+func ExampleNewPoolWithContext() {
+	errShutdown := errors.New("shutting down")
+	ctx, cancel := context.WithCancelCause(context.Background())
+	pool := gopool.NewPoolWithContext(ctx)
+	started := make(chan struct{})
+	pool.Go(gopool.NewTask(func(t gopool.Args[any]) error {
+		close(started)
+		<-t.Context.Done()
+		return t.Context.Err()
+	}))
+	<-started
+	cancel(errShutdown)
+	err := pool.Wait()
+	fmt.Println(err, errors.Is(err, errShutdown))
+	// Output: shutting down true
+}
+
+// Drain waits for every task that feeds it, then returns a copy of the values
+// sent, in arrival order.
+func ExampleDrain_Drain() {
+	words := gopool.NewDrainer[string]()
+	pool := gopool.NewPool().WithLimit(1) // one at a time: arrival order is submission order
+	for _, w := range []string{"tiny", "api", "exact", "semantics"} {
+		pool.Go(gopool.NewTask(func(t gopool.Args[string]) error {
+			t.Drainer.Send(w)
+			return nil
+		}).DrainTo(words))
+	}
+	fmt.Println(words.Drain(), words.Count())
+	// Output: [tiny api exact semantics] 4
+}
