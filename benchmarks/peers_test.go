@@ -1,0 +1,569 @@
+package benchmarks_test
+
+// The shapes of the root module's bench_test.go, with gopool, its floors and
+// errgroup repeated next to the peer pools, so that each shape compares them
+// all side by side in one run. The peers are used as their documentation
+// shows, with their default options; tasks are plain functions made once
+// per benchmark, so that a peer allocates only what it must.
+//
+// Unlike gopool under a limit, pond and workerpool queue without bound by
+// default: their producer runs ahead of the workers.
+
+import (
+	"errors"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/alitto/pond/v2"
+	"github.com/gammazero/workerpool"
+	"github.com/panjf2000/ants/v2"
+	gopool "github.com/rubengp99/go-pool"
+	"github.com/sourcegraph/conc/pool"
+	"golang.org/x/sync/errgroup"
+)
+
+// The tiny task sums 0..tinyN-1; tinyN is a variable and every sum is
+// checked, so the compiler can neither fold the loop nor drop it.
+var (
+	tinyN     = 1000
+	tinyWant  = tinyN * (tinyN - 1) / 2
+	errBadSum = errors.New("bench: wrong sum")
+)
+
+func sumTo(n int) int {
+	s := 0
+	for i := range n {
+		s += i
+	}
+	return s
+}
+
+func tiny() error {
+	if sumTo(tinyN) != tinyWant {
+		return errBadSum
+	}
+	return nil
+}
+
+func tinySum() int { return sumTo(tinyN) }
+
+func tinyTask(gopool.Args[int]) error { return tiny() }
+
+func tinySendTask(a gopool.Args[int]) error {
+	a.Drainer.Send(sumTo(tinyN))
+	return nil
+}
+
+// The slow task runs ~1µs of the same loop, calibrated on first use.
+var (
+	slowOnce sync.Once
+	slowN    int
+	slowWant int
+)
+
+func calibrateSlow() {
+	slowOnce.Do(func() {
+		probe := 1 << 16
+		want := probe * (probe - 1) / 2
+		best := time.Duration(1<<63 - 1)
+		for range 20 {
+			start := time.Now()
+			if sumTo(probe) != want {
+				panic("bench: wrong sum")
+			}
+			best = min(best, time.Since(start))
+		}
+		slowN = max(1, int(int64(probe)*int64(time.Microsecond)/int64(max(best, 1))))
+		slowWant = slowN * (slowN - 1) / 2
+	})
+}
+
+func slow() error {
+	if sumTo(slowN) != slowWant {
+		return errBadSum
+	}
+	return nil
+}
+
+func slowTask(gopool.Args[int]) error { return slow() }
+
+// workers is the Workers floor: n long-lived goroutines that run run(i) for
+// every i received from one unbuffered channel.
+type workers struct {
+	jobs    chan int
+	pending sync.WaitGroup
+	exited  sync.WaitGroup
+	mu      sync.Mutex
+	err     error
+}
+
+func startWorkers(n int, run func(i int) error) *workers {
+	w := &workers{jobs: make(chan int)}
+	for range n {
+		w.exited.Go(func() {
+			for i := range w.jobs {
+				if err := run(i); err != nil {
+					w.mu.Lock()
+					if w.err == nil {
+						w.err = err
+					}
+					w.mu.Unlock()
+				}
+				w.pending.Done()
+			}
+		})
+	}
+	return w
+}
+
+func (w *workers) submit(i int) {
+	w.pending.Add(1)
+	w.jobs <- i
+}
+
+func (w *workers) wait() error {
+	w.pending.Wait()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	err := w.err
+	w.err = nil
+	return err
+}
+
+func (w *workers) stop() {
+	close(w.jobs)
+	w.exited.Wait()
+}
+
+func runTiny(int) error { return tiny() }
+func runSlow(int) error { return slow() }
+
+// checkSums fails b unless results holds b.N tiny sums.
+func checkSums(b *testing.B, results []int) {
+	b.Helper()
+	if len(results) != b.N {
+		b.Fatalf("got %d results, want %d", len(results), b.N)
+	}
+	for _, s := range results {
+		if s != tinyWant {
+			b.Fatal(errBadSum)
+		}
+	}
+}
+
+// failures turns a task into the func() that the peers take, recording
+// its failure.
+type failures struct{ failed atomic.Bool }
+
+func (f *failures) wrap(task func() error) func() {
+	return func() {
+		if task() != nil {
+			f.failed.Store(true)
+		}
+	}
+}
+
+func (f *failures) check(b *testing.B) {
+	b.Helper()
+	if f.failed.Load() {
+		b.Fatal(errBadSum)
+	}
+}
+
+func benchInline(b *testing.B, task func() error) {
+	b.ReportAllocs()
+	for range b.N {
+		if err := task(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func benchWorkers(b *testing.B, run func(int) error) {
+	b.ReportAllocs()
+	w := startWorkers(runtime.GOMAXPROCS(0), run)
+	defer w.stop()
+	for i := range b.N {
+		w.submit(i)
+	}
+	if err := w.wait(); err != nil {
+		b.Fatal(err)
+	}
+}
+
+func benchGoPool(b *testing.B, p *gopool.Pool, fn func(gopool.Args[int]) error) {
+	b.ReportAllocs()
+	for range b.N {
+		p.Go(gopool.NewTask(fn))
+	}
+	if err := p.Wait(); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// benchErrGroup: limit < 0 means none.
+func benchErrGroup(b *testing.B, limit int, task func() error) {
+	b.ReportAllocs()
+	var g errgroup.Group
+	g.SetLimit(limit)
+	for range b.N {
+		g.Go(task)
+	}
+	if err := g.Wait(); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// benchPond: limit 0 means none.
+func benchPond(b *testing.B, limit int, task func() error) {
+	b.ReportAllocs()
+	var f failures
+	run := f.wrap(task)
+	p := pond.NewPool(limit)
+	for range b.N {
+		if err := p.Go(run); err != nil {
+			b.Fatal(err)
+		}
+	}
+	p.StopAndWait()
+	f.check(b)
+}
+
+// benchAnts: limit <= 0 means none. Submit blocks while the pool is full.
+func benchAnts(b *testing.B, limit int, task func() error) {
+	b.ReportAllocs()
+	var (
+		f  failures
+		wg sync.WaitGroup
+	)
+	p, err := ants.NewPool(limit)
+	if err != nil {
+		b.Fatal(err)
+	}
+	run := f.wrap(task)
+	done := func() {
+		defer wg.Done()
+		run()
+	}
+	for range b.N {
+		wg.Add(1)
+		if err := p.Submit(done); err != nil {
+			b.Fatal(err)
+		}
+	}
+	wg.Wait()
+	if err := p.ReleaseTimeout(time.Minute); err != nil {
+		b.Fatal(err)
+	}
+	f.check(b)
+}
+
+// benchConc: limit <= 0 means none.
+func benchConc(b *testing.B, limit int, task func() error) {
+	b.ReportAllocs()
+	var f failures
+	run := f.wrap(task)
+	p := pool.New()
+	if limit > 0 {
+		p = p.WithMaxGoroutines(limit)
+	}
+	for range b.N {
+		p.Go(run)
+	}
+	p.Wait()
+	f.check(b)
+}
+
+// benchWorkerPool: workerpool always has a limit; <= 0 means GOMAXPROCS.
+func benchWorkerPool(b *testing.B, limit int, task func() error) {
+	b.ReportAllocs()
+	if limit <= 0 {
+		limit = runtime.GOMAXPROCS(0)
+	}
+	var f failures
+	run := f.wrap(task)
+	p := workerpool.New(limit)
+	for range b.N {
+		p.Submit(run)
+	}
+	p.StopWait()
+	f.check(b)
+}
+
+// BenchmarkFanout runs b.N tiny tasks with no limit, then waits for them.
+// workerpool has no unlimited mode: it runs GOMAXPROCS workers.
+func BenchmarkFanout(b *testing.B) {
+	b.Run("Inline", func(b *testing.B) { benchInline(b, tiny) })
+	b.Run("Workers", func(b *testing.B) { benchWorkers(b, runTiny) })
+	b.Run("GoPool", func(b *testing.B) { benchGoPool(b, gopool.NewPool(), tinyTask) })
+	b.Run("ErrGroup", func(b *testing.B) { benchErrGroup(b, -1, tiny) })
+	b.Run("Pond", func(b *testing.B) { benchPond(b, 0, tiny) })
+	b.Run("Ants", func(b *testing.B) { benchAnts(b, 0, tiny) })
+	b.Run("Conc", func(b *testing.B) { benchConc(b, 0, tiny) })
+	b.Run("WorkerPool", func(b *testing.B) { benchWorkerPool(b, 0, tiny) })
+}
+
+// appender collects sums under a mutex, for the peers that have no drain.
+type appender struct {
+	mu      sync.Mutex
+	results []int
+}
+
+func (a *appender) task() error {
+	s := sumTo(tinyN)
+	a.mu.Lock()
+	a.results = append(a.results, s)
+	a.mu.Unlock()
+	return nil
+}
+
+// BenchmarkFanoutDrain is Fanout where the caller collects every task's
+// sum: through a gopool drain, pond's and conc's result pools, or a slice
+// under a mutex.
+func BenchmarkFanoutDrain(b *testing.B) {
+	b.Run("Inline", func(b *testing.B) {
+		b.ReportAllocs()
+		var results []int
+		for range b.N {
+			results = append(results, sumTo(tinyN))
+		}
+		b.StopTimer()
+		checkSums(b, results)
+	})
+	b.Run("Workers", func(b *testing.B) {
+		results := make([]int, b.N)
+		benchWorkers(b, func(i int) error {
+			results[i] = sumTo(tinyN)
+			return nil
+		})
+		b.StopTimer()
+		checkSums(b, results)
+	})
+	b.Run("GoPool", func(b *testing.B) {
+		b.ReportAllocs()
+		d := gopool.NewDrainer[int]()
+		p := gopool.NewPool()
+		for range b.N {
+			p.Go(gopool.NewTask(tinySendTask).DrainTo(d))
+		}
+		if err := p.Wait(); err != nil {
+			b.Fatal(err)
+		}
+		results := d.Drain()
+		b.StopTimer()
+		checkSums(b, results)
+	})
+	b.Run("ErrGroupMutexAppend", func(b *testing.B) {
+		var a appender
+		benchErrGroup(b, -1, a.task)
+		b.StopTimer()
+		checkSums(b, a.results)
+	})
+	b.Run("Pond", func(b *testing.B) {
+		b.ReportAllocs()
+		p := pond.NewResultPool[int](0)
+		g := p.NewGroup()
+		for range b.N {
+			g.Submit(tinySum)
+		}
+		results, err := g.Wait()
+		if err != nil {
+			b.Fatal(err)
+		}
+		p.StopAndWait()
+		b.StopTimer()
+		checkSums(b, results)
+	})
+	b.Run("Ants", func(b *testing.B) {
+		var a appender
+		benchAnts(b, 0, a.task)
+		b.StopTimer()
+		checkSums(b, a.results)
+	})
+	b.Run("Conc", func(b *testing.B) {
+		b.ReportAllocs()
+		p := pool.NewWithResults[int]()
+		for range b.N {
+			p.Go(tinySum)
+		}
+		results := p.Wait()
+		b.StopTimer()
+		checkSums(b, results)
+	})
+	b.Run("WorkerPool", func(b *testing.B) {
+		var a appender
+		benchWorkerPool(b, 0, a.task)
+		b.StopTimer()
+		checkSums(b, a.results)
+	})
+}
+
+// BenchmarkLimited runs b.N tiny tasks at most GOMAXPROCS at once.
+func BenchmarkLimited(b *testing.B) {
+	n := runtime.GOMAXPROCS(0)
+	b.Run("Inline", func(b *testing.B) { benchInline(b, tiny) })
+	b.Run("Workers", func(b *testing.B) { benchWorkers(b, runTiny) })
+	b.Run("GoPool", func(b *testing.B) { benchGoPool(b, gopool.NewPool().WithLimit(n), tinyTask) })
+	b.Run("ErrGroup", func(b *testing.B) { benchErrGroup(b, n, tiny) })
+	b.Run("Pond", func(b *testing.B) { benchPond(b, n, tiny) })
+	b.Run("Ants", func(b *testing.B) { benchAnts(b, n, tiny) })
+	b.Run("Conc", func(b *testing.B) { benchConc(b, n, tiny) })
+	b.Run("WorkerPool", func(b *testing.B) { benchWorkerPool(b, n, tiny) })
+}
+
+// BenchmarkLimitedSlow runs b.N tasks of ~1µs of work at most 100 at once.
+func BenchmarkLimitedSlow(b *testing.B) {
+	calibrateSlow()
+	const n = 100
+	b.Run("Inline", func(b *testing.B) { benchInline(b, slow) })
+	b.Run("Workers", func(b *testing.B) { benchWorkers(b, runSlow) })
+	b.Run("GoPool", func(b *testing.B) { benchGoPool(b, gopool.NewPool().WithLimit(n), slowTask) })
+	b.Run("ErrGroup", func(b *testing.B) { benchErrGroup(b, n, slow) })
+	b.Run("Pond", func(b *testing.B) { benchPond(b, n, slow) })
+	b.Run("Ants", func(b *testing.B) { benchAnts(b, n, slow) })
+	b.Run("Conc", func(b *testing.B) { benchConc(b, n, slow) })
+	b.Run("WorkerPool", func(b *testing.B) { benchWorkerPool(b, n, slow) })
+}
+
+const batchSize = 64
+
+// BenchmarkBatch runs batches of 64 tiny tasks; one operation is one
+// batch. gopool, errgroup, pond, conc and workerpool get a new pool (or
+// group) per batch; PondGroup runs a new group per batch on one pond pool,
+// and Ants one long-lived pool with a WaitGroup per batch, as their
+// documentation suggests.
+func BenchmarkBatch(b *testing.B) {
+	b.Run("Inline", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			for range batchSize {
+				if err := tiny(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+	})
+	b.Run("Workers", func(b *testing.B) {
+		b.ReportAllocs()
+		w := startWorkers(runtime.GOMAXPROCS(0), runTiny)
+		defer w.stop()
+		for b.Loop() {
+			for i := range batchSize {
+				w.submit(i)
+			}
+			if err := w.wait(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("GoPool", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			p := gopool.NewPool()
+			for range batchSize {
+				p.Go(gopool.NewTask(tinyTask))
+			}
+			if err := p.Wait(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("ErrGroup", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			var g errgroup.Group
+			for range batchSize {
+				g.Go(tiny)
+			}
+			if err := g.Wait(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("Pond", func(b *testing.B) {
+		b.ReportAllocs()
+		var f failures
+		run := f.wrap(tiny)
+		for b.Loop() {
+			p := pond.NewPool(0)
+			for range batchSize {
+				if err := p.Go(run); err != nil {
+					b.Fatal(err)
+				}
+			}
+			p.StopAndWait()
+		}
+		f.check(b)
+	})
+	b.Run("PondGroup", func(b *testing.B) {
+		b.ReportAllocs()
+		p := pond.NewPool(0)
+		defer p.StopAndWait()
+		for b.Loop() {
+			g := p.NewGroup()
+			for range batchSize {
+				g.SubmitErr(tiny)
+			}
+			if err := g.Wait(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("Ants", func(b *testing.B) {
+		b.ReportAllocs()
+		var (
+			f  failures
+			wg sync.WaitGroup
+		)
+		p, err := ants.NewPool(0)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer p.ReleaseTimeout(time.Minute)
+		run := f.wrap(tiny)
+		done := func() {
+			defer wg.Done()
+			run()
+		}
+		for b.Loop() {
+			for range batchSize {
+				wg.Add(1)
+				if err := p.Submit(done); err != nil {
+					b.Fatal(err)
+				}
+			}
+			wg.Wait()
+		}
+		f.check(b)
+	})
+	b.Run("Conc", func(b *testing.B) {
+		b.ReportAllocs()
+		var f failures
+		run := f.wrap(tiny)
+		for b.Loop() {
+			p := pool.New()
+			for range batchSize {
+				p.Go(run)
+			}
+			p.Wait()
+		}
+		f.check(b)
+	})
+	b.Run("WorkerPool", func(b *testing.B) {
+		b.ReportAllocs()
+		var f failures
+		run := f.wrap(tiny)
+		n := runtime.GOMAXPROCS(0)
+		for b.Loop() {
+			p := workerpool.New(n)
+			for range batchSize {
+				p.Submit(run)
+			}
+			p.StopWait()
+		}
+		f.check(b)
+	})
+}
