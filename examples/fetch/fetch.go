@@ -1,0 +1,335 @@
+package main
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	gopool "github.com/rubengp99/go-pool"
+)
+
+// config is what the flags set.
+type config struct {
+	N        int           // URLs to fetch
+	Limit    int           // tasks running at once; <= 0 means no limit
+	Attempts uint          // tries per URL
+	Backoff  time.Duration // base wait before the first retry
+	FailRate float64       // fraction of endpoints that misbehave
+	Latency  time.Duration // typical time an endpoint takes to answer
+	Seed     uint64        // draws which endpoints misbehave, and how
+	Progress time.Duration // how often to redraw the progress line; 0: only at the end
+
+	plan  []endpoint // if set, used instead of makePlan (tests)
+	onHit func()     // if set, the server calls it on every request (tests)
+}
+
+// result is what a successful fetch sends to the drain.
+type result struct {
+	URL      string
+	Status   int
+	Attempts int           // the try that succeeded: 1 if no retry was needed
+	Latency  time.Duration // of the request that succeeded
+}
+
+// fetchError is the failure of one try of a fetch.
+type fetchError struct {
+	Path    string
+	Status  int   // the HTTP status, or 0 if there was no response
+	Attempt int   // the try that failed
+	Err     error // why there was no response (Status 0) or no body
+}
+
+func (e *fetchError) Error() string {
+	var why string
+	switch {
+	case e.Status == 0:
+		why = "no response: " + e.Err.Error()
+	case e.Err != nil:
+		why = fmt.Sprintf("%d, then %v", e.Status, e.Err)
+	default:
+		why = fmt.Sprintf("%d %s", e.Status, http.StatusText(e.Status))
+	}
+	return fmt.Sprintf("GET %s: %s (try %d)", e.Path, why, e.Attempt)
+}
+
+func (e *fetchError) Unwrap() error { return e.Err }
+
+// summary is what a run did.
+type summary struct {
+	Succeeded    int
+	Failed       int      // URLs given up on: causes that are *fetchError
+	Results      []result // in the order they arrived
+	Causes       []error  // the failures Wait reported, in the order they happened
+	Unfinished   int      // URLs neither fetched nor given up on: the run was cut short
+	Retries      int64    // tries beyond the first, summed over URLs
+	Peak         int64    // most fetches ever in flight at once
+	Wall         time.Duration
+	RequestTime  time.Duration // time spent in requests, summed over tries
+	ServerPanics int64         // handler panics that net/http recovered
+}
+
+// fetcher holds the client side of a run: what every task shares.
+type fetcher struct {
+	client   *http.Client
+	inFlight atomic.Int64
+	peak     atomic.Int64
+	retries  atomic.Int64
+	busy     atomic.Int64 // nanoseconds spent in requests
+}
+
+// fetch is the task: it GETs the URL of its input and sends the result to
+// its drain. A 4xx answer is marked Permanent, since asking again cannot
+// change it; a 5xx or a dropped connection is returned as is, for the task's
+// retry policy to try again.
+func (f *fetcher) fetch(a gopool.Args[result]) error {
+	if a.Attempt > 1 {
+		f.retries.Add(1)
+	}
+	n := f.inFlight.Add(1)
+	defer f.inFlight.Add(-1)
+	for p := f.peak.Load(); n > p && !f.peak.CompareAndSwap(p, n); p = f.peak.Load() {
+		// Another fetch moved the peak since we loaded it: look again.
+	}
+
+	start := time.Now()
+	defer func() { f.busy.Add(int64(time.Since(start))) }()
+	req, err := http.NewRequestWithContext(a.Context, http.MethodGet, a.Input.URL, nil)
+	if err != nil {
+		return gopool.Permanent(err)
+	}
+	fail := &fetchError{Path: req.URL.Path, Attempt: a.Attempt}
+	resp, err := f.client.Do(req)
+	if err != nil {
+		if ue, ok := err.(*url.Error); ok {
+			err = ue.Err // the URL is already in the message
+		}
+		fail.Err = err
+		return fail
+	}
+	_, err = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	fail.Status, fail.Err = resp.StatusCode, err
+	switch {
+	case err != nil:
+		return fail
+	case resp.StatusCode >= 400 && resp.StatusCode < 500 && resp.StatusCode != http.StatusTooManyRequests:
+		return gopool.Permanent(fail)
+	case resp.StatusCode != http.StatusOK:
+		return fail
+	}
+	r := *a.Input
+	r.Status, r.Attempts, r.Latency = resp.StatusCode, a.Attempt, time.Since(start)
+	a.Drainer.Send(r)
+	return nil
+}
+
+// run starts the demo server, fetches cfg.N URLs from it through a pool, and
+// writes the progress and the summary to out. It returns an error only if
+// ctx ends the run early; failed URLs are part of the summary.
+func run(ctx context.Context, cfg config, out io.Writer) (summary, error) {
+	plan := cfg.plan
+	if plan == nil {
+		plan = makePlan(cfg.N, cfg.FailRate, cfg.Latency, cfg.Seed)
+	}
+	srv := startServer(plan, cfg.onHit)
+	defer srv.Close()
+	tr := &http.Transport{MaxIdleConnsPerHost: max(cfg.Limit, len(plan)/4, 2)}
+	defer tr.CloseIdleConnections()
+	f := &fetcher{client: &http.Client{Transport: tr}}
+
+	fmt.Fprintf(out, "fetching %d URLs from %s: limit %s, %d tries each, backoff %v",
+		len(plan), srv.URL, limitString(cfg.Limit), max(cfg.Attempts, 1), cfg.Backoff)
+	if cfg.plan == nil {
+		fmt.Fprintf(out, ", %.0f%% flaky or broken (seed %d)", 100*cfg.FailRate, cfg.Seed)
+	}
+	fmt.Fprintln(out)
+
+	// Args carries one type for both Input and Drainer: each task's input
+	// is its result with only the URL filled in.
+	results := gopool.NewDrainer[result]()
+	tasks := make([]gopool.Worker, len(plan))
+	for i := range plan {
+		tasks[i] = gopool.NewTask(f.fetch).
+			WithInput(&result{URL: srv.url(i)}).
+			DrainTo(results).
+			WithRetry(cfg.Attempts, cfg.Backoff)
+	}
+
+	start := time.Now()
+	progress := func() {
+		fmt.Fprintf(out, "\r  fetched %4d/%d · in flight %3d · retries %4d · %5.1fs",
+			results.Count(), len(plan), f.inFlight.Load(), f.retries.Load(), time.Since(start).Seconds())
+	}
+	stop, stopped := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(stopped)
+		if cfg.Progress <= 0 {
+			return
+		}
+		tick := time.NewTicker(cfg.Progress)
+		defer tick.Stop()
+		for {
+			select {
+			case <-tick.C:
+				progress()
+			case <-stop:
+				return
+			}
+		}
+	}()
+
+	pool := gopool.NewPoolWithContext(ctx).WithLimit(cfg.Limit)
+	err := pool.Go(tasks...).Wait() // Go blocks at the limit; Wait for the last ones
+	s := summary{Results: results.Drain(), Wall: time.Since(start)}
+	close(stop)
+	<-stopped
+	progress()
+	fmt.Fprintln(out)
+
+	s.Causes = causes(err)
+	for _, c := range s.Causes {
+		if _, ok := errors.AsType[*fetchError](c); ok {
+			s.Failed++
+		}
+	}
+	s.Succeeded = len(s.Results)
+	s.Unfinished = len(plan) - s.Succeeded - s.Failed
+	s.Retries, s.Peak = f.retries.Load(), f.peak.Load()
+	s.RequestTime = time.Duration(f.busy.Load())
+	s.ServerPanics = srv.panics.Load()
+	s.print(out, cfg, ctx.Err() != nil)
+	if ctx.Err() != nil {
+		return s, context.Cause(ctx)
+	}
+	return s, nil
+}
+
+// causes lists the failures in err, the error a Pool's Wait returns: itself
+// if it is a single failure, the errors it joins if there were more.
+func causes(err error) []error {
+	if err == nil {
+		return nil
+	}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		var errs []error
+		for _, e := range j.Unwrap() {
+			errs = append(errs, causes(e)...)
+		}
+		return errs
+	}
+	return []error{err}
+}
+
+func limitString(limit int) string {
+	if limit <= 0 {
+		return "none"
+	}
+	return fmt.Sprint(limit)
+}
+
+// print writes the summary, listing the causes of failure grouped by what
+// went wrong.
+func (s *summary) print(out io.Writer, cfg config, interrupted bool) {
+	lat := make([]time.Duration, len(s.Results))
+	for i, r := range s.Results {
+		lat[i] = r.Latency
+	}
+	slices.Sort(lat)
+	pct := func(p int) time.Duration {
+		if len(lat) == 0 {
+			return 0
+		}
+		return lat[(len(lat)-1)*p/100].Round(time.Millisecond)
+	}
+	w := func(format string, args ...any) { fmt.Fprintf(out, format+"\n", args...) }
+
+	w("succeeded  %5d   latency p50 %v, p99 %v, max %v", s.Succeeded, pct(50), pct(99), pct(100))
+	w("failed     %5d   Wait returned errors.Join of %d causes:", s.Failed, len(s.Causes))
+	type group struct {
+		what  string
+		paths []string
+	}
+	var groups []*group
+	byWhat := map[string]*group{}
+	for _, c := range s.Causes {
+		what, path := c.Error(), ""
+		if fe, ok := errors.AsType[*fetchError](c); ok {
+			path = fe.Path
+			switch {
+			case fe.Status == 0:
+				what = fmt.Sprintf("no response (%v), gave up after try %d", fe.Err, fe.Attempt)
+			case fe.Attempt == 1 && fe.Status < 500:
+				what = fmt.Sprintf("%d %s, permanent: not retried", fe.Status, http.StatusText(fe.Status))
+			default:
+				what = fmt.Sprintf("%d %s, gave up after try %d", fe.Status, http.StatusText(fe.Status), fe.Attempt)
+			}
+			if interrupted && fe.Attempt < int(max(cfg.Attempts, 1)) && fe.Status != http.StatusNotFound {
+				what += " (retries cut short)"
+			}
+		}
+		g := byWhat[what]
+		if g == nil {
+			g = &group{what: what}
+			byWhat[what] = g
+			groups = append(groups, g)
+		}
+		if path != "" {
+			g.paths = append(g.paths, strings.TrimPrefix(path, "/item/"))
+		}
+	}
+	slices.SortStableFunc(groups, func(a, b *group) int { return cmp.Compare(len(b.paths), len(a.paths)) })
+	for _, g := range groups {
+		if len(g.paths) == 0 {
+			w("                  %s", g.what)
+			continue
+		}
+		slices.SortFunc(g.paths, func(a, b string) int { return cmp.Or(cmp.Compare(len(a), len(b)), cmp.Compare(a, b)) })
+		w("             %4d× %s:", len(g.paths), g.what)
+		w("                  /item/ %s", wrap(g.paths, 64, 25))
+	}
+	if s.Unfinished > 0 {
+		w("unfinished %5d   URLs the interrupted run did not get to", s.Unfinished)
+	}
+	w("retries    %5d   tries beyond the first, backoff %v doubling with jitter", s.Retries, cfg.Backoff)
+	speedup := 0.0
+	if s.Wall > 0 {
+		speedup = float64(s.RequestTime) / float64(s.Wall)
+	}
+	w("wall time  %5.2fs  requests alone add up to %.1fs: %.1f× faster than one at a time",
+		s.Wall.Seconds(), s.RequestTime.Seconds(), speedup)
+	w("peak       %5d   fetches in flight at once (limit %s)", s.Peak, limitString(cfg.Limit))
+	if s.ServerPanics > 0 {
+		// One try can meet several: when a reused connection drops, the
+		// http.Transport sends an idempotent request again by itself.
+		w("server     %5d   handler panics, each recovered by net/http, which dropped the connection", s.ServerPanics)
+	}
+}
+
+// wrap joins words with spaces, breaking lines longer than width and
+// indenting the lines after the first.
+func wrap(words []string, width, indent int) string {
+	var b strings.Builder
+	line := 0
+	for i, word := range words {
+		if i > 0 {
+			if line+1+len(word) > width {
+				b.WriteString("\n" + strings.Repeat(" ", indent))
+				line = 0
+			} else {
+				b.WriteByte(' ')
+				line++
+			}
+		}
+		b.WriteString(word)
+		line += len(word)
+	}
+	return b.String()
+}
