@@ -1,0 +1,943 @@
+package gopool_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"hash/fnv"
+	"math/rand/v2"
+	"os"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	gopool "github.com/rubengp99/go-pool"
+	"go.uber.org/goleak"
+)
+
+// Replay a failing TestChaos run with the shape and seed it printed:
+//
+//	go test -run 'TestChaos/close-limit2/' -chaos.seed=17
+var (
+	chaosSeed = flag.Uint64("chaos.seed", 0, "TestChaos: run only this seed (0: seeds 1..chaos.runs)")
+	chaosRuns = flag.Int("chaos.runs", 0, "TestChaos: seeds per pool shape (0: 30, or 5 with -short)")
+)
+
+// stopKind is what, besides fail-fast, may cut a chaos batch short.
+type stopKind int
+
+const (
+	stopNone     stopKind = iota
+	stopClose             // Close from another goroutine once the trigger-th task started
+	stopCancel            // cancel the pool's parent context once the trigger-th task started
+	stopDeadline          // the pool's parent context has a deadline; runs in a synctest bubble
+)
+
+type chaosShape struct {
+	name     string
+	limit    int
+	failFast bool
+	stop     stopKind
+}
+
+var chaosShapes = []chaosShape{
+	{name: "unlimited"},
+	{name: "limit1", limit: 1},
+	{name: "limit4", limit: 4},
+	{name: "failfast", failFast: true},
+	{name: "failfast-limit4", limit: 4, failFast: true},
+	{name: "deadline", stop: stopDeadline},
+	{name: "deadline-limit3", limit: 3, stop: stopDeadline},
+	{name: "cancel", stop: stopCancel},
+	{name: "cancel-limit2", limit: 2, stop: stopCancel},
+	{name: "close", stop: stopClose},
+	{name: "close-limit2", limit: 2, stop: stopClose},
+}
+
+// TestChaos runs batches of randomly mixed tasks (succeed, fail, panic,
+// Goexit, block until cancelled, retry then succeed, Permanent, send to
+// drains, submit more tasks) from several goroutines at once, on each pool
+// shape, and checks the ledger of every batch exactly: what ran, what was
+// skipped, what was reported, what each drain holds, the peak concurrency,
+// and that no goroutine survives.
+func TestChaos(t *testing.T) {
+	seeds := chaosSeeds()
+	for _, shape := range chaosShapes {
+		t.Run(shape.name, func(t *testing.T) {
+			for _, seed := range seeds {
+				t.Run("seed="+strconv.FormatUint(seed, 10), func(t *testing.T) {
+					runChaos(t, shape, seed)
+				})
+			}
+		})
+	}
+}
+
+func chaosSeeds() []uint64 {
+	if *chaosSeed != 0 {
+		return []uint64{*chaosSeed}
+	}
+	n := *chaosRuns
+	if n <= 0 {
+		n = 30
+		if testing.Short() {
+			n = 5
+		}
+	}
+	seeds := make([]uint64, n)
+	for i := range seeds {
+		seeds[i] = uint64(i + 1)
+	}
+	return seeds
+}
+
+type taskKind int
+
+const (
+	kOK        taskKind = iota
+	kFail               // returns its unique error on every try
+	kPanicErr           // panics with its unique error
+	kPanicVal           // panics with a unique non-error value
+	kPermanent          // returns Permanent(its unique error): tried once
+	kRetry              // its own WithRetry; fails a few tries, then succeeds
+	kGoexit             // calls runtime.Goexit
+	kBlock              // waits for its context to be done, returns an echo of it
+	kSleep              // sleeps (synctest only), then succeeds
+	kSpawn              // submits its children to the pool (unlimited only), then succeeds
+	kCustom             // a Worker that is not a Task: fails a few tries under the pool's retry
+)
+
+var kindNames = [...]string{"ok", "fail", "panic-error", "panic-value", "permanent", "retry", "goexit", "block", "sleep", "spawn", "custom"}
+
+func (k taskKind) String() string { return kindNames[k] }
+
+// chaosPanic is the value a kPanicVal task panics with: comparable and unique.
+type chaosPanic struct{ id int }
+
+// outcome is how a task's last try ended.
+type outcome struct {
+	how int // outNone, outReturned, outPanicked or outGoexit
+	err error
+	val any
+}
+
+const (
+	outNone = iota
+	outReturned
+	outPanicked
+	outGoexit
+)
+
+type chaosTask struct {
+	id        int
+	kind      taskKind
+	top       bool // submitted by a producer; otherwise by its parent, a kSpawn task
+	drain     int  // index into chaosRun.drains, or -1
+	sends     int  // values sent per try
+	fails     int  // kRetry, kCustom: tries that fail before one succeeds
+	ownRetry  bool
+	attempts  uint // its own policy, if ownRetry
+	failErr   error
+	panicVal  any
+	sleep     time.Duration // kSleep
+	lookCtx   bool          // checks its context on every try (which makes the pool create it)
+	yields    int           // runtime.Gosched calls per try, so that tasks overlap
+	children  []*chaosTask  // kSpawn
+	worker    gopool.Worker
+	submitted atomic.Bool // children: the parent handed it to Go
+
+	calls atomic.Int32
+	mu    sync.Mutex
+	ends  int
+	last  outcome
+	sent  []int
+	cause error // kBlock: context.Cause of its context once done
+}
+
+// chaosDrain hides the element type of a drain: values are ints encoded as T.
+type chaosDrain struct {
+	name     string
+	feeding  atomic.Int64 // feeding tasks inside their function right now
+	snapshot func() []int
+	count    func() int
+	worker   func(r *chaosRun, c *chaosTask) gopool.Worker
+}
+
+func newChaosDrain[T any](name string, to func(int) T, from func(T) int) *chaosDrain {
+	d := gopool.NewDrainer[T]()
+	return &chaosDrain{
+		name: name,
+		snapshot: func() []int {
+			vs := d.Drain()
+			out := make([]int, len(vs))
+			for i, v := range vs {
+				out[i] = from(v)
+			}
+			return out
+		},
+		count:  d.Count,
+		worker: func(r *chaosRun, c *chaosTask) gopool.Worker { return chaosWorker(r, c, d, to, from) },
+	}
+}
+
+type chaosRun struct {
+	shape    chaosShape
+	seed     uint64
+	rng      *rand.Rand
+	synctest bool
+
+	pool       *gopool.Pool
+	poolRetry  uint // attempts of the pool's policy; 0 if none
+	retrySleep time.Duration
+	clean      bool // no task fails: the batch must succeed (unless cut short)
+	blockers   int
+
+	tasks  []*chaosTask
+	top    []*chaosTask
+	drains []*chaosDrain
+
+	trigger   int32 // the trigger-th try to start closes triggered
+	triggered chan struct{}
+	started   atomic.Int32
+	active    atomic.Int32
+	peak      atomic.Int32
+
+	mu       sync.Mutex
+	problems []string
+	summary  string
+}
+
+func (r *chaosRun) failf(format string, args ...any) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.problems = append(r.problems, fmt.Sprintf(format, args...))
+}
+
+func (r *chaosRun) cancellable() bool { return r.shape.failFast || r.shape.stop != stopNone }
+
+func runChaos(t *testing.T, shape chaosShape, seed uint64) {
+	h := fnv.New64a()
+	h.Write([]byte(shape.name))
+	r := &chaosRun{
+		shape:     shape,
+		seed:      seed,
+		rng:       rand.New(rand.NewPCG(seed, h.Sum64())),
+		synctest:  shape.stop == stopDeadline,
+		triggered: make(chan struct{}),
+	}
+	// A hung batch is a failure too: dump every goroutine with the seed.
+	watchdog := time.AfterFunc(3*time.Minute, func() {
+		buf := make([]byte, 1<<22)
+		buf = buf[:runtime.Stack(buf, true)]
+		fmt.Fprintf(os.Stderr, "TestChaos/%s seed=%d hung; goroutines:\n%s\n", shape.name, seed, buf)
+		panic(fmt.Sprintf("TestChaos/%s seed=%d hung", shape.name, seed))
+	})
+	if r.synctest {
+		synctest.Test(t, r.run)
+	} else {
+		r.run(t)
+	}
+	watchdog.Stop()
+	t.Logf("seed=%d: %s", seed, r.summary)
+	for i, p := range r.problems {
+		if i == 20 {
+			t.Errorf("seed=%d: ... and %d more", seed, len(r.problems)-i)
+			break
+		}
+		t.Errorf("seed=%d: %s", seed, p)
+	}
+	if t.Failed() {
+		t.Logf("replay: go test -run 'TestChaos/%s/' -chaos.seed=%d", shape.name, seed)
+	}
+	goleak.VerifyNone(t)
+}
+
+// generate builds the batch: drains, tasks and their workers.
+func (r *chaosRun) generate() {
+	rng := r.rng
+	r.drains = []*chaosDrain{
+		newChaosDrain("ints-a", func(v int) int { return v }, func(v int) int { return v }),
+		newChaosDrain("ints-b", func(v int) int { return v }, func(v int) int { return v }),
+		newChaosDrain("strings", strconv.Itoa, func(s string) int {
+			v, err := strconv.Atoi(s)
+			if err != nil {
+				panic(err)
+			}
+			return v
+		}),
+	}
+	r.clean = rng.IntN(5) == 0
+	if r.synctest {
+		r.retrySleep = time.Duration(1+rng.IntN(3)) * time.Millisecond
+	}
+	if rng.IntN(3) == 0 {
+		r.poolRetry = rng.UintN(4)
+	}
+	n := 5 + rng.IntN(40)
+	for range n {
+		r.top = append(r.top, r.newTask(0, -2))
+	}
+	// Under fail-fast a blocker waits for a failure: make sure one comes.
+	if r.shape.failFast && r.blockers > 0 {
+		c := r.newTaskOfKind(kFail, 0, -1)
+		r.top = append(r.top, c)
+	}
+	rng.Shuffle(len(r.top), func(i, j int) { r.top[i], r.top[j] = r.top[j], r.top[i] })
+	for _, c := range r.top {
+		c.top = true
+	}
+}
+
+// newTask makes a random task; parentDrain is -2 for a top-level task, else
+// the drain of the parent, which is the only one a child may feed: a drain
+// must not go idle while a running task may still register a feeder.
+func (r *chaosRun) newTask(depth, parentDrain int) *chaosTask {
+	type weighted struct {
+		k taskKind
+		w int
+	}
+	choices := []weighted{{kOK, 4}, {kRetry, 2}, {kCustom, 1}}
+	if !r.clean {
+		choices = append(choices, weighted{kFail, 2}, weighted{kPanicErr, 1}, weighted{kPanicVal, 1},
+			weighted{kPermanent, 1}, weighted{kGoexit, 1})
+	}
+	if r.synctest {
+		choices = append(choices, weighted{kSleep, 3})
+	}
+	if r.shape.limit == 0 && depth < 2 {
+		choices = append(choices, weighted{kSpawn, 2})
+	}
+	// Blockers only where something is bound to cancel them; under a limit,
+	// fewer than the limit unless the deadline frees them, so that a slot
+	// stays free for the tasks that trigger the cancellation.
+	if r.cancellable() && !(r.shape.failFast && r.clean) &&
+		(r.shape.limit == 0 || r.shape.stop == stopDeadline || r.blockers < r.shape.limit-1) {
+		choices = append(choices, weighted{kBlock, 2})
+	}
+	total := 0
+	for _, c := range choices {
+		total += c.w
+	}
+	x := r.rng.IntN(total)
+	k := choices[0].k
+	for _, c := range choices {
+		if x < c.w {
+			k = c.k
+			break
+		}
+		x -= c.w
+	}
+	return r.newTaskOfKind(k, depth, parentDrain)
+}
+
+func (r *chaosRun) newTaskOfKind(k taskKind, depth, parentDrain int) *chaosTask {
+	rng := r.rng
+	c := &chaosTask{id: len(r.tasks), kind: k, drain: -1}
+	r.tasks = append(r.tasks, c)
+	c.failErr = fmt.Errorf("chaos task %d (%v) failed", c.id, k)
+	c.panicVal = chaosPanic{c.id}
+	c.lookCtx = rng.IntN(3) == 0
+	if rng.IntN(2) == 0 {
+		c.yields = rng.IntN(200)
+	}
+	if k == kBlock {
+		r.blockers++
+	}
+	if k != kCustom && rng.IntN(2) == 0 {
+		switch {
+		case parentDrain == -2:
+			c.drain = rng.IntN(len(r.drains))
+		case parentDrain >= 0:
+			c.drain = parentDrain
+		}
+		if c.drain >= 0 {
+			c.sends = rng.IntN(4)
+		}
+	}
+	switch k {
+	case kRetry:
+		c.fails = 1 + rng.IntN(3)
+		c.ownRetry, c.attempts = true, uint(c.fails+1+rng.IntN(2))
+	case kCustom:
+		if !r.clean {
+			c.fails = rng.IntN(3)
+		}
+	case kSleep:
+		c.sleep = time.Duration(rng.IntN(25)) * time.Millisecond
+	case kSpawn:
+		for range 1 + rng.IntN(3) {
+			c.children = append(c.children, r.newTask(depth+1, c.drain))
+		}
+	default:
+		if rng.IntN(4) == 0 {
+			c.ownRetry, c.attempts = true, rng.UintN(4)
+		}
+	}
+	if k == kCustom {
+		c.worker = &chaosCustom{r, c}
+	} else if c.drain >= 0 {
+		c.worker = r.drains[c.drain].worker(r, c)
+	} else {
+		c.worker = chaosWorker[int](r, c, nil, func(v int) int { return v }, func(v int) int { return v })
+	}
+	return c
+}
+
+// chaosWorker makes the Task for c, feeding d if d is not nil.
+func chaosWorker[T any](r *chaosRun, c *chaosTask, d *gopool.Drain[T], to func(int) T, from func(T) int) gopool.Worker {
+	t := gopool.NewTask(func(a gopool.Args[T]) error {
+		if a.Input == nil || from(*a.Input) != c.id {
+			r.failf("task %d: wrong Args.Input %v", c.id, a.Input)
+		}
+		if a.Drainer != d {
+			r.failf("task %d: Args.Drainer is %p, want %p", c.id, a.Drainer, d)
+		}
+		if a.Context == nil {
+			r.failf("task %d: nil Args.Context", c.id)
+		}
+		var send func(int)
+		if d != nil {
+			send = func(v int) { a.Drainer.Send(to(v)) }
+		}
+		return r.body(c, a.Context, a.Attempt, send)
+	})
+	if d != nil {
+		t.DrainTo(d)
+	}
+	retryFirst := r.rng.IntN(2) == 0
+	if c.ownRetry && retryFirst {
+		t.WithRetry(c.attempts, r.retrySleep)
+	}
+	in := to(c.id)
+	t.WithInput(&in)
+	if c.ownRetry && !retryFirst {
+		t.WithRetry(c.attempts, r.retrySleep)
+	}
+	return t
+}
+
+// chaosCustom is a Worker of the user's own type: the pool can only call
+// Execute, under its own retry policy.
+type chaosCustom struct {
+	r *chaosRun
+	c *chaosTask
+}
+
+func (w *chaosCustom) Execute() error { return w.r.body(w.c, nil, -1, nil) }
+
+func (w *chaosCustom) WithRetry(uint, time.Duration) gopool.Worker { return w }
+
+// body is every try of every task: it keeps the ledger, then acts out the
+// task's kind.
+func (r *chaosRun) body(c *chaosTask, ctx context.Context, attempt int, send func(int)) (err error) {
+	call := int(c.calls.Add(1))
+	if attempt >= 0 && attempt != call {
+		r.failf("task %d (%v): Args.Attempt=%d on try %d", c.id, c.kind, attempt, call)
+	}
+	if r.started.Add(1) == r.trigger {
+		close(r.triggered)
+	}
+	n := r.active.Add(1)
+	for p := r.peak.Load(); n > p && !r.peak.CompareAndSwap(p, n); p = r.peak.Load() {
+	}
+	var dr *chaosDrain
+	if c.drain >= 0 {
+		dr = r.drains[c.drain]
+		dr.feeding.Add(1)
+	}
+	out := outcome{how: outGoexit} // unless it returns or panics
+	defer func() {
+		if dr != nil {
+			dr.feeding.Add(-1)
+		}
+		r.active.Add(-1)
+		c.mu.Lock()
+		c.ends++
+		c.last = out
+		c.mu.Unlock()
+	}()
+	if c.lookCtx && ctx != nil && ctx.Err() != nil && !r.cancellable() {
+		r.failf("task %d: context done (%v) in a batch nothing cancels", c.id, context.Cause(ctx))
+	}
+	for range c.yields {
+		runtime.Gosched()
+	}
+	for i := range c.sends {
+		v := (c.id*64+call)*8 + i
+		send(v)
+		c.mu.Lock()
+		c.sent = append(c.sent, v)
+		c.mu.Unlock()
+	}
+	switch c.kind {
+	case kPanicErr:
+		out = outcome{how: outPanicked, val: c.failErr}
+		panic(c.failErr)
+	case kPanicVal:
+		out = outcome{how: outPanicked, val: c.panicVal}
+		panic(c.panicVal)
+	case kGoexit:
+		runtime.Goexit()
+	}
+	err = r.act(c, ctx, call)
+	out = outcome{how: outReturned, err: err}
+	return err
+}
+
+func (r *chaosRun) act(c *chaosTask, ctx context.Context, call int) error {
+	switch c.kind {
+	case kFail:
+		return c.failErr
+	case kPermanent:
+		return gopool.Permanent(c.failErr)
+	case kRetry, kCustom:
+		if call <= c.fails {
+			return c.failErr
+		}
+	case kBlock:
+		<-ctx.Done()
+		c.mu.Lock()
+		c.cause = context.Cause(ctx)
+		c.mu.Unlock()
+		return fmt.Errorf("chaos task %d: %w", c.id, ctx.Err())
+	case kSleep:
+		time.Sleep(c.sleep)
+	case kSpawn:
+		ws := make([]gopool.Worker, len(c.children))
+		for i, ch := range c.children {
+			ch.submitted.Store(true)
+			ws[i] = ch.worker
+		}
+		r.pool.Go(ws...)
+	}
+	return nil
+}
+
+// expectedTries is how often c is tried when nothing cancels its batch.
+func (r *chaosRun) expectedTries(c *chaosTask) int {
+	a := r.poolRetry
+	if c.ownRetry {
+		a = c.attempts
+	}
+	a = max(a, 1)
+	switch c.kind {
+	case kFail:
+		return int(a)
+	case kRetry, kCustom:
+		return min(c.fails+1, int(a))
+	}
+	return 1
+}
+
+func (r *chaosRun) run(t *testing.T) {
+	r.generate()
+	rng := r.rng
+
+	// The pool.
+	var parent context.Context
+	var cancelParent context.CancelCauseFunc
+	var parentCause error
+	switch r.shape.stop {
+	case stopCancel:
+		parent, cancelParent = context.WithCancelCause(context.Background())
+		defer cancelParent(nil)
+		parentCause = fmt.Errorf("chaos seed %d: parent cancelled", r.seed)
+	case stopDeadline:
+		var cancel context.CancelFunc
+		parent, cancel = context.WithTimeout(context.Background(), time.Duration(1+rng.IntN(20))*time.Millisecond)
+		defer cancel()
+		parentCause = context.DeadlineExceeded
+	}
+	switch {
+	case parent != nil:
+		r.pool = gopool.NewPoolWithContext(parent)
+	case rng.IntN(2) == 0:
+		r.pool = new(gopool.Pool) // the zero Pool is ready to use
+	default:
+		r.pool = gopool.NewPool()
+	}
+	p := r.pool
+	if r.shape.limit > 0 {
+		p.WithLimit(r.shape.limit)
+	} else if rng.IntN(3) == 0 {
+		p.WithLimit(-rng.IntN(2)) // <= 0: no limit
+	}
+	if r.shape.failFast {
+		p.WithFailFast()
+	}
+	if r.poolRetry > 0 || rng.IntN(4) == 0 {
+		p.WithRetry(r.poolRetry, r.retrySleep)
+	}
+
+	// Producers: several goroutines hand the top-level tasks to Go in calls
+	// of one to four tasks, all released at once.
+	nprod := 1 + rng.IntN(4)
+	calls := make([][][]gopool.Worker, nprod)
+	for i := 0; i < len(r.top); {
+		m := min(1+rng.IntN(4), len(r.top)-i)
+		ws := make([]gopool.Worker, m)
+		for j := range ws {
+			ws[j] = r.top[i+j].worker
+		}
+		k := rng.IntN(nprod)
+		calls[k] = append(calls[k], ws)
+		i += m
+	}
+	r.trigger = int32(1 + rng.IntN(len(r.top)))
+	waitRace := !r.cancellable() && rng.IntN(3) == 0
+
+	start := make(chan struct{})
+	producersDone := make(chan struct{})
+	var producers, others sync.WaitGroup
+	for _, list := range calls {
+		producers.Go(func() {
+			<-start
+			for _, ws := range list {
+				p.Go(ws...)
+			}
+		})
+	}
+	go func() { producers.Wait(); close(producersDone) }()
+
+	// What may stop the batch early.
+	var closeErr error
+	var stopped atomic.Bool
+	switch r.shape.stop {
+	case stopClose:
+		others.Go(func() {
+			<-r.triggered
+			stopped.Store(true)
+			closeErr = p.Close()
+		})
+	case stopCancel:
+		others.Go(func() {
+			<-r.triggered
+			stopped.Store(true)
+			cancelParent(parentCause)
+		})
+	}
+
+	// Drain watchers: snapshots while producers run must be prefixes of the
+	// final values; once producers are done, Drain returns only when no
+	// feeder runs, and no feeder runs after it.
+	type watch struct {
+		early  [][]int
+		counts []int
+		after  []int
+	}
+	watches := make([]watch, len(r.drains))
+	for i, d := range r.drains {
+		early := rng.IntN(3)
+		others.Go(func() {
+			w := &watches[i]
+			<-start
+			for range early {
+				w.counts = append(w.counts, d.count())
+				w.early = append(w.early, d.snapshot())
+				w.counts = append(w.counts, d.count())
+				runtime.Gosched()
+			}
+			<-producersDone
+			w.after = d.snapshot()
+			if n := d.feeding.Load(); n != 0 {
+				r.failf("drain %s: Drain returned while %d of its feeders were running", d.name, n)
+			}
+		})
+	}
+
+	var errs []error
+	close(start)
+	if waitRace {
+		errs = append(errs, p.Wait()) // races with the producers: later tasks land in a second batch
+	}
+	<-producersDone
+	others.Wait()
+	if r.shape.stop == stopClose {
+		errs = append(errs, closeErr)
+	}
+	mainErr := p.Wait()
+	errs = append(errs, mainErr)
+	parentDone := parent != nil && parent.Err() != nil
+	if parentDone {
+		stopped.Store(true)
+	}
+	// Nothing registered: nil, or the parent's cause.
+	switch again := p.Wait(); {
+	case parentDone && again != parentCause:
+		r.failf("idle Wait after the parent is done = %v, want its cause %v", again, parentCause)
+	case !parentDone && again != nil:
+		r.failf("idle Wait = %v, want nil", again)
+	}
+	r.check(errs, mainErr, parentCause, parentDone, stopped.Load())
+	for i, d := range r.drains {
+		r.checkDrain(d, i, watches[i].early, watches[i].counts, watches[i].after)
+	}
+}
+
+var goexitMsg = "gopool: task called runtime.Goexit"
+
+func leaves(err error) []error {
+	if err == nil {
+		return nil
+	}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
+}
+
+// check compares what the pool reported with what the tasks did.
+func (r *chaosRun) check(errs []error, mainErr, parentCause error, parentDone, stopped bool) {
+	byErr := map[error]*chaosTask{}
+	byPanic := map[any]*chaosTask{}
+	for _, c := range r.tasks {
+		byErr[c.failErr] = c
+		byPanic[c.panicVal] = c
+		byPanic[c.failErr] = c
+	}
+	reported := map[*chaosTask]int{}
+	var nClosed, nCause, nGoexit, nFailures int
+	var first error
+	for _, err := range errs {
+		for _, x := range leaves(err) {
+			if first == nil && x != gopool.ErrClosed && x != parentCause {
+				first = x
+			}
+			var pe *gopool.PanicError
+			switch {
+			case x == gopool.ErrClosed:
+				nClosed++
+			case parentCause != nil && x == parentCause:
+				nCause++
+			case errors.As(x, &pe) && error(pe) == x:
+				c := byPanic[pe.Value]
+				if c == nil || (c.kind != kPanicErr && c.kind != kPanicVal) {
+					r.failf("reported a panic no task raised: %v", x)
+					continue
+				}
+				if !bytes.Contains(pe.Stack, []byte("chaosRun")) {
+					r.failf("task %d: PanicError.Stack lacks the panicking frames:\n%s", c.id, pe.Stack)
+				}
+				reported[c]++
+				nFailures++
+			case x.Error() == goexitMsg:
+				nGoexit++
+				nFailures++
+			default:
+				c := byErr[x]
+				if c == nil {
+					r.failf("reported an error no task returned: %v", x)
+					continue
+				}
+				reported[c]++
+				nFailures++
+			}
+		}
+	}
+
+	// Did anything cut the batch short, so that skips are allowed?
+	cutShort := stopped || parentDone || (r.shape.failFast && nFailures > 0)
+
+	var skipped, goexits int
+	for _, c := range r.tasks {
+		submitted := c.top || c.submitted.Load()
+		calls := int(c.calls.Load())
+		c.mu.Lock()
+		ends, last, cause := c.ends, c.last, c.cause
+		c.mu.Unlock()
+		if !submitted {
+			if calls > 0 {
+				r.failf("task %d ran without being submitted", c.id)
+			}
+			continue
+		}
+		if ends != calls {
+			r.failf("task %d (%v): started %d tries, ended %d", c.id, c.kind, calls, ends)
+		}
+		want := r.expectedTries(c)
+		switch {
+		case calls == 0:
+			skipped++
+			if !cutShort {
+				r.failf("task %d (%v) skipped, though nothing cut the batch short", c.id, c.kind)
+			}
+		case calls > want:
+			r.failf("task %d (%v): tried %d times, want at most %d", c.id, c.kind, calls, want)
+		case calls < want && !cutShort:
+			r.failf("task %d (%v): tried %d times, want %d", c.id, c.kind, calls, want)
+		}
+		if calls == 0 {
+			if reported[c] > 0 {
+				r.failf("task %d never ran but its failure was reported", c.id)
+			}
+			continue
+		}
+		// What must be reported for this task, exactly once.
+		var wantErr error
+		switch last.how {
+		case outReturned:
+			if c.kind == kBlock {
+				if last.err == nil {
+					r.failf("blocker %d returned nil", c.id)
+				}
+				break // an echo of the cancellation: never reported
+			}
+			wantErr = last.err
+			if c.kind == kPermanent {
+				if last.err == nil {
+					r.failf("task %d: Permanent returned nil", c.id)
+				}
+				wantErr = c.failErr // reported without the mark
+			}
+		case outPanicked:
+			wantErr = c.failErr
+		case outGoexit:
+			goexits++
+			continue
+		default:
+			r.failf("task %d: no outcome recorded after %d tries", c.id, calls)
+		}
+		if wantErr == nil {
+			if reported[c] > 0 {
+				r.failf("task %d (%v) succeeded (or echoed the cancellation) but is reported", c.id, c.kind)
+			}
+			continue
+		}
+		if reported[c] != 1 {
+			r.failf("task %d (%v) failed with %q, reported %d times, want once", c.id, c.kind, wantErr, reported[c])
+		}
+		reachable := false
+		for _, err := range errs {
+			if last.how == outPanicked && c.kind == kPanicVal {
+				var pe *gopool.PanicError
+				reachable = reachable || errors.As(err, &pe) && findPanic(err, c.panicVal)
+			} else {
+				reachable = reachable || errors.Is(err, wantErr)
+			}
+		}
+		if !reachable {
+			r.failf("task %d (%v): failure %q not reachable with errors.Is/As", c.id, c.kind, wantErr)
+		}
+		if c.kind == kBlock && cause == nil {
+			r.failf("blocker %d: no cause recorded", c.id)
+		}
+	}
+	if goexits != nGoexit {
+		r.failf("%d tasks called Goexit, %d Goexit failures reported", goexits, nGoexit)
+	}
+	if r.clean && !cutShort && nFailures > 0 {
+		r.failf("no task failed, yet Wait reported %v", errors.Join(errs...))
+	}
+
+	// Cancellation bookkeeping per shape.
+	switch r.shape.stop {
+	case stopClose:
+		if skipped > 0 && nClosed == 0 {
+			r.failf("Close skipped %d tasks but no ErrClosed was reported: %v", skipped, errors.Join(errs...))
+		}
+		if skipped == 0 && nClosed > 0 {
+			r.failf("ErrClosed reported though every task ran")
+		}
+	case stopCancel, stopDeadline:
+		if nClosed > 0 {
+			r.failf("ErrClosed reported, though nothing closed the pool")
+		}
+		got := slices.Contains(leaves(mainErr), parentCause)
+		if parentDone != got {
+			r.failf("parent done=%v, but Wait's error %v wraps its cause: %v", parentDone, mainErr, got)
+		}
+	default:
+		if nClosed+nCause > 0 {
+			r.failf("ErrClosed or a cause reported with nothing to cause it: %v", errors.Join(errs...))
+		}
+	}
+
+	// Every blocker saw why its context ended.
+	var wantCause error
+	switch {
+	case r.shape.stop == stopClose:
+		wantCause = gopool.ErrClosed
+	case r.shape.stop != stopNone:
+		wantCause = parentCause
+	case r.shape.failFast:
+		wantCause = first // the first failure, which Wait's message leads with
+		if first != nil && !strings.HasPrefix(mainErr.Error(), first.Error()) {
+			r.failf("Wait's message does not lead with the first failure %q", first)
+		}
+	}
+	for _, c := range r.tasks {
+		c.mu.Lock()
+		cause := c.cause
+		c.mu.Unlock()
+		if c.kind == kBlock && cause != nil && cause != wantCause {
+			r.failf("blocker %d: context.Cause = %v, want %v", c.id, cause, wantCause)
+		}
+	}
+
+	r.summary = fmt.Sprintf("%d tasks (%d blockers), %d skipped, %d failures reported, %d ErrClosed, %d causes, peak %d",
+		len(r.tasks), r.blockers, skipped, nFailures, nClosed, nCause, r.peak.Load())
+	if l := int32(r.shape.limit); l > 0 && r.peak.Load() > l {
+		r.failf("peak of %d tasks running at once, limit %d", r.peak.Load(), l)
+	}
+}
+
+// findPanic reports whether a *PanicError with value v is in err's tree.
+func findPanic(err error, v any) bool {
+	var pe *gopool.PanicError
+	if errors.As(err, &pe) && pe.Value == v {
+		return true
+	}
+	for _, x := range leaves(err) {
+		if x != err && findPanic(x, v) {
+			return true
+		}
+	}
+	return false
+}
+
+// checkDrain compares d's values with what its feeders sent.
+func (r *chaosRun) checkDrain(d *chaosDrain, idx int, early [][]int, counts []int, after []int) {
+	final := d.snapshot()
+	var want []int
+	for _, c := range r.tasks {
+		if c.drain == idx {
+			want = append(want, c.sent...)
+		}
+	}
+	got := slices.Clone(final)
+	slices.Sort(got)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		r.failf("drain %s holds %v, want (in any order) %v", d.name, got, want)
+	}
+	// Each task's values arrive in the order it sent them.
+	lastOf := map[int]int{}
+	for _, v := range final {
+		id := v / 8 / 64
+		if prev, ok := lastOf[id]; ok && v <= prev {
+			r.failf("drain %s: task %d's value %d arrived after %d", d.name, id, v, prev)
+		}
+		lastOf[id] = v
+	}
+	if !slices.Equal(after, final) {
+		r.failf("drain %s: Drain after the producers = %v, but the final one = %v", d.name, after, final)
+	}
+	for _, e := range early {
+		if len(e) > len(final) || !slices.Equal(e, final[:len(e)]) {
+			r.failf("drain %s: early snapshot %v is not a prefix of %v", d.name, e, final)
+		}
+	}
+	for i, n := range counts {
+		if n > len(final) || (i > 0 && n < counts[i-1]) {
+			r.failf("drain %s: Count sequence %v not monotone within [0, %d]", d.name, counts, len(final))
+		}
+	}
+}
