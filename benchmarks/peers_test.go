@@ -7,7 +7,9 @@ package benchmarks_test
 // per benchmark, so that a peer allocates only what it must.
 //
 // Unlike gopool under a limit, pond and workerpool queue without bound by
-// default: their producer runs ahead of the workers.
+// default: their producer runs ahead of the workers. PondNoQueue is pond
+// with its queue disabled (WithQueueSize(0)), so that, as with gopool, Go
+// blocks while the limit is reached; pond then starts a goroutine per task.
 
 import (
 	"errors"
@@ -218,11 +220,11 @@ func benchErrGroup(b *testing.B, limit int, task func() error) {
 }
 
 // benchPond: limit 0 means none.
-func benchPond(b *testing.B, limit int, task func() error) {
+func benchPond(b *testing.B, limit int, task func() error, options ...pond.Option) {
 	b.ReportAllocs()
 	var f failures
 	run := f.wrap(task)
-	p := pond.NewPool(limit)
+	p := pond.NewPool(limit, options...)
 	for range b.N {
 		if err := p.Go(run); err != nil {
 			b.Fatal(err)
@@ -409,6 +411,7 @@ func BenchmarkLimited(b *testing.B) {
 	b.Run("GoPool", func(b *testing.B) { benchGoPool(b, gopool.NewPool().WithLimit(n), tinyTask) })
 	b.Run("ErrGroup", func(b *testing.B) { benchErrGroup(b, n, tiny) })
 	b.Run("Pond", func(b *testing.B) { benchPond(b, n, tiny) })
+	b.Run("PondNoQueue", func(b *testing.B) { benchPond(b, n, tiny, pond.WithQueueSize(0)) })
 	b.Run("Ants", func(b *testing.B) { benchAnts(b, n, tiny) })
 	b.Run("Conc", func(b *testing.B) { benchConc(b, n, tiny) })
 	b.Run("WorkerPool", func(b *testing.B) { benchWorkerPool(b, n, tiny) })
@@ -423,6 +426,7 @@ func BenchmarkLimitedSlow(b *testing.B) {
 	b.Run("GoPool", func(b *testing.B) { benchGoPool(b, gopool.NewPool().WithLimit(n), slowTask) })
 	b.Run("ErrGroup", func(b *testing.B) { benchErrGroup(b, n, slow) })
 	b.Run("Pond", func(b *testing.B) { benchPond(b, n, slow) })
+	b.Run("PondNoQueue", func(b *testing.B) { benchPond(b, n, slow, pond.WithQueueSize(0)) })
 	b.Run("Ants", func(b *testing.B) { benchAnts(b, n, slow) })
 	b.Run("Conc", func(b *testing.B) { benchConc(b, n, slow) })
 	b.Run("WorkerPool", func(b *testing.B) { benchWorkerPool(b, n, slow) })

@@ -116,7 +116,7 @@ var baseline = map[string]string{
 
 var shapes = []string{"Fanout", "FanoutDrain", "Limited", "LimitedSlow", "Batch", "Retry"}
 
-var peers = []string{"ErrGroup", "Pond", "PondGroup", "Ants", "Conc", "WorkerPool"}
+var peers = []string{"ErrGroup", "Pond", "PondNoQueue", "PondGroup", "Ants", "Conc", "WorkerPool"}
 
 func num(x float64, format string) string {
 	if math.IsNaN(x) {
@@ -255,6 +255,7 @@ func checks(root, peer results, slack float64) {
 		fmt.Fprintf(w, "Limited\tGoPool overhead / Workers overhead\tn/a\t<= 2x\tnot meaningful: Workers beat Inline (%+.0f ns)\n", floor)
 	}
 	check("Limited", "GoPool / Pond (benchmarks module)", ratio(peer, "Limited", "GoPool", "Pond"), 1, "%.2fx")
+	check("Limited", "GoPool / PondNoQueue (not a target: pond without run-ahead)", ratio(peer, "Limited", "GoPool", "PondNoQueue"), 1, "%.2fx")
 	check("Limited", "GoPool allocs/op", allocs(root, "Limited", "GoPool"), 1, "%.0f")
 	check("Fanout", "GoPool / ErrGroup", ratio(root, "Fanout", "GoPool", "ErrGroup"), 0.5, "%.2fx")
 	for _, impl := range []string{"GoWaitGroup", "ChannelsWithOutputAndErrChannel", "ChannelsWithWaitGroup", "ChannelsWithErrGroup", "MutexWithErrGroup"} {
