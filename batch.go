@@ -227,20 +227,25 @@ func (b *batch) cancelledLocked() bool {
 	if b.cause == nil && b.parentDone != nil {
 		select {
 		case <-b.parentDone:
-			b.cancelLocked(context.Cause(b.pool.parent), b.pool.parent.Err())
+			b.setCancelledLocked(context.Cause(b.pool.parent), b.pool.parent.Err())
 		default:
 		}
 	}
 	return b.cause != nil
 }
 
-// cancelLocked cancels the batch, unless it is already: its context is
-// done, tasks waiting for admission are skipped, and their Go calls woken.
-// Queued tasks are skipped by the workers as they reach them.
+// cancelLocked cancels the batch with cause, unless it is already cancelled,
+// or the parent context turns out to be done: the earlier cause wins.
 func (b *batch) cancelLocked(cause, ctxErr error) {
-	if b.cause != nil {
-		return
+	if !b.cancelledLocked() {
+		b.setCancelledLocked(cause, ctxErr)
 	}
+}
+
+// setCancelledLocked cancels the batch: its context is done, tasks waiting
+// for admission are skipped, and their Go calls woken. Queued tasks are
+// skipped by the workers as they reach them.
+func (b *batch) setCancelledLocked(cause, ctxErr error) {
 	b.cause, b.ctxErr = cause, ctxErr
 	if c := b.ctx.Load(); c != nil {
 		c.cancel(cause)

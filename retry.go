@@ -26,22 +26,25 @@ var randUint64 = rand.Uint64
 
 // backoff returns the wait before try k+1, after k >= 1 failed tries: a
 // duration drawn uniformly from [d/2, 3d/2) by draw, where d = sleep*2^(k-1),
-// and never more than max(sleep, maxWait). It cannot overflow.
+// then capped at max(sleep, maxWait). It cannot overflow: d is computed only
+// while d/2 is below the cap.
 func backoff(k uint, sleep time.Duration, draw uint64) time.Duration {
 	if sleep <= 0 || k == 0 {
 		return 0
 	}
-	limit := max(sleep, maxWait)
-	d := limit
-	if k-1 < 63 && sleep <= limit>>(k-1) {
-		d = sleep << (k - 1)
+	limit := uint64(max(sleep, maxWait))
+	if k-1 >= 63 || uint64(sleep) > 2*limit>>(k-1) {
+		return time.Duration(limit) // d/2 >= limit: every draw is capped
+	}
+	d := uint64(sleep) << (k - 1)
+	if d/2 >= limit {
+		return time.Duration(limit)
 	}
 	// The high word of draw*d is uniform in [0, d).
-	j, _ := bits.Mul64(draw, uint64(d))
-	if time.Duration(j) >= limit-d/2 {
-		return limit
+	if j, _ := bits.Mul64(draw, d); j < limit-d/2 {
+		return time.Duration(d/2 + j)
 	}
-	return d/2 + time.Duration(j)
+	return time.Duration(limit)
 }
 
 // retry finishes a task whose first try failed with err: it tries again with
