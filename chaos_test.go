@@ -9,6 +9,7 @@ import (
 	"hash/fnv"
 	"math/rand/v2"
 	"os"
+	"os/exec"
 	"runtime"
 	"slices"
 	"strconv"
@@ -46,6 +47,7 @@ type chaosShape struct {
 	limit    int
 	failFast bool
 	stop     stopKind
+	closeToo bool // stopDeadline: Close from another goroutine right around the deadline
 }
 
 var chaosShapes = []chaosShape{
@@ -56,6 +58,9 @@ var chaosShapes = []chaosShape{
 	{name: "failfast-limit4", limit: 4, failFast: true},
 	{name: "deadline", stop: stopDeadline},
 	{name: "deadline-limit3", limit: 3, stop: stopDeadline},
+	{name: "deadline-failfast", stop: stopDeadline, failFast: true},
+	{name: "deadline-close", stop: stopDeadline, closeToo: true},
+	{name: "deadline-close-limit2", limit: 2, stop: stopDeadline, closeToo: true},
 	{name: "cancel", stop: stopCancel},
 	{name: "cancel-limit2", limit: 2, stop: stopCancel},
 	{name: "close", stop: stopClose},
@@ -109,7 +114,7 @@ const (
 	kPermanent          // returns Permanent(its unique error): tried once
 	kRetry              // its own WithRetry; fails a few tries, then succeeds
 	kGoexit             // calls runtime.Goexit
-	kBlock              // waits for its context to be done, returns an echo of it
+	kBlock              // (sleeps, then) waits for its context to be done, returns an echo of it
 	kSleep              // sleeps (synctest only), then succeeds
 	kSpawn              // submits its children to the pool (unlimited only), then succeeds
 	kCustom             // a Worker that is not a Task: fails a few tries under the pool's retry
@@ -197,7 +202,8 @@ type chaosRun struct {
 	pool       *gopool.Pool
 	poolRetry  uint // attempts of the pool's policy; 0 if none
 	retrySleep time.Duration
-	clean      bool // no task fails: the batch must succeed (unless cut short)
+	deadline   time.Duration // stopDeadline: the parent's timeout
+	clean      bool          // no task fails: the batch must succeed (unless cut short)
 	blockers   int
 
 	tasks  []*chaosTask
@@ -209,6 +215,11 @@ type chaosRun struct {
 	started   atomic.Int32
 	active    atomic.Int32
 	peak      atomic.Int32
+
+	closing   atomic.Bool // Close has been called
+	closeDone atomic.Bool // Close has returned
+	maybeLate atomic.Bool // a Go call returned after Close was called
+	late      atomic.Bool // a Go call started after Close returned
 
 	mu       sync.Mutex
 	problems []string
@@ -370,8 +381,12 @@ func (r *chaosRun) newTaskOfKind(k taskKind, depth, parentDrain int) *chaosTask 
 		if !r.clean {
 			c.fails = rng.IntN(3)
 		}
-	case kSleep:
-		c.sleep = time.Duration(rng.IntN(25)) * time.Millisecond
+	case kSleep, kBlock:
+		if r.synctest {
+			// A blocker may first look at its context only after the
+			// batch was cancelled, and the deadline passed.
+			c.sleep = time.Duration(rng.IntN(25)) * time.Millisecond
+		}
 	case kSpawn:
 		for range 1 + rng.IntN(3) {
 			c.children = append(c.children, r.newTask(depth+1, c.drain))
@@ -503,6 +518,7 @@ func (r *chaosRun) act(c *chaosTask, ctx context.Context, call int) error {
 			return c.failErr
 		}
 	case kBlock:
+		time.Sleep(c.sleep)
 		<-ctx.Done()
 		c.mu.Lock()
 		c.cause = context.Cause(ctx)
@@ -516,9 +532,28 @@ func (r *chaosRun) act(c *chaosTask, ctx context.Context, call int) error {
 			ch.submitted.Store(true)
 			ws[i] = ch.worker
 		}
-		r.pool.Go(ws...)
+		r.goTasks(ws)
 	}
 	return nil
+}
+
+// goTasks hands ws to the pool, noting whether the call may be late: after
+// Close was called, its tasks may never run, and ErrClosed says so.
+func (r *chaosRun) goTasks(ws []gopool.Worker) {
+	if r.closeDone.Load() {
+		r.late.Store(true)
+	}
+	r.pool.Go(ws...)
+	if r.closing.Load() {
+		r.maybeLate.Store(true)
+	}
+}
+
+func (r *chaosRun) close() error {
+	r.closing.Store(true)
+	err := r.pool.Close()
+	r.closeDone.Store(true)
+	return err
 }
 
 // expectedTries is how often c is tried when nothing cancels its batch.
@@ -552,7 +587,8 @@ func (r *chaosRun) run(t *testing.T) {
 		parentCause = fmt.Errorf("chaos seed %d: parent cancelled", r.seed)
 	case stopDeadline:
 		var cancel context.CancelFunc
-		parent, cancel = context.WithTimeout(context.Background(), time.Duration(1+rng.IntN(20))*time.Millisecond)
+		r.deadline = time.Duration(1+rng.IntN(20)) * time.Millisecond
+		parent, cancel = context.WithTimeout(context.Background(), r.deadline)
 		defer cancel()
 		parentCause = context.DeadlineExceeded
 	}
@@ -601,7 +637,7 @@ func (r *chaosRun) run(t *testing.T) {
 		producers.Go(func() {
 			<-start
 			for _, ws := range list {
-				p.Go(ws...)
+				r.goTasks(ws)
 			}
 		})
 	}
@@ -610,14 +646,33 @@ func (r *chaosRun) run(t *testing.T) {
 	// What may stop the batch early.
 	var closeErr error
 	var stopped atomic.Bool
-	switch r.shape.stop {
-	case stopClose:
+	var f chaosFacts
+	switch {
+	case r.shape.stop == stopClose:
 		others.Go(func() {
 			<-r.triggered
 			stopped.Store(true)
-			closeErr = p.Close()
+			f.closed = true
+			closeErr = r.close()
 		})
-	case stopCancel:
+	case r.shape.closeToo:
+		// Close just before, at, or just after the deadline: at the same
+		// instant, the deadline's cancellation and Close race.
+		closeAt := r.deadline + time.Duration(rng.IntN(3)-1)*time.Millisecond
+		others.Go(func() {
+			time.Sleep(closeAt)
+			// The parent counts as first once its Done is closed: its Err
+			// is set a moment before, and its children cancelled after.
+			select {
+			case <-parent.Done():
+				f.parentFirst = true
+			default:
+			}
+			stopped.Store(true)
+			f.closed = true
+			closeErr = r.close()
+		})
+	case r.shape.stop == stopCancel:
 		others.Go(func() {
 			<-r.triggered
 			stopped.Store(true)
@@ -660,7 +715,7 @@ func (r *chaosRun) run(t *testing.T) {
 	}
 	<-producersDone
 	others.Wait()
-	if r.shape.stop == stopClose {
+	if f.closed {
 		errs = append(errs, closeErr)
 	}
 	mainErr := p.Wait()
@@ -676,7 +731,8 @@ func (r *chaosRun) run(t *testing.T) {
 	case !parentDone && again != nil:
 		r.failf("idle Wait = %v, want nil", again)
 	}
-	r.check(errs, mainErr, parentCause, parentDone, stopped.Load())
+	f.errs, f.mainErr, f.parentCause, f.parentDone, f.stopped = errs, mainErr, parentCause, parentDone, stopped.Load()
+	r.check(&f)
 	for i, d := range r.drains {
 		r.checkDrain(d, i, watches[i].early, watches[i].counts, watches[i].after)
 	}
@@ -694,8 +750,20 @@ func leaves(err error) []error {
 	return []error{err}
 }
 
+// chaosFacts is what happened to a batch, besides what its tasks did.
+type chaosFacts struct {
+	errs        []error // every error Wait and Close returned
+	mainErr     error   // the Wait after the producers are done (and after Close)
+	parentCause error   // the cause of the pool's parent, if it has one
+	parentDone  bool    // the parent was done when mainErr was returned
+	stopped     bool    // Close was called or the parent cancelled
+	closed      bool    // Close was called
+	parentFirst bool    // the parent's Done was closed before Close was called
+}
+
 // check compares what the pool reported with what the tasks did.
-func (r *chaosRun) check(errs []error, mainErr, parentCause error, parentDone, stopped bool) {
+func (r *chaosRun) check(f *chaosFacts) {
+	errs, mainErr, parentCause, parentDone, stopped := f.errs, f.mainErr, f.parentCause, f.parentDone, f.stopped
 	byErr := map[error]*chaosTask{}
 	byPanic := map[any]*chaosTask{}
 	for _, c := range r.tasks {
@@ -837,38 +905,41 @@ func (r *chaosRun) check(errs []error, mainErr, parentCause error, parentDone, s
 		r.failf("no task failed, yet Wait reported %v", errors.Join(errs...))
 	}
 
-	// Cancellation bookkeeping per shape.
-	switch r.shape.stop {
-	case stopClose:
-		if skipped > 0 && nClosed == 0 {
-			r.failf("Close skipped %d tasks but no ErrClosed was reported: %v", skipped, errors.Join(errs...))
+	// Cancellation bookkeeping: ErrClosed is reported exactly when Close
+	// skipped tasks, the parent's cause exactly when the parent is done.
+	switch {
+	case !f.closed && nClosed > 0:
+		r.failf("ErrClosed reported, though nothing closed the pool: %v", errors.Join(errs...))
+	case nClosed > 0 && skipped == 0:
+		r.failf("ErrClosed reported though every task ran: %v", errors.Join(errs...))
+	case nClosed > 0 && f.parentFirst && !r.maybeLate.Load():
+		r.failf("ErrClosed reported, though the parent was done before Close: the deadline skipped those tasks: %v", errors.Join(errs...))
+	case f.closed && skipped > 0 && nClosed == 0 && !parentDone:
+		r.failf("Close skipped %d tasks but no ErrClosed was reported: %v", skipped, errors.Join(errs...))
+	case r.late.Load() && nClosed == 0:
+		r.failf("tasks handed to Go after Close returned, but no ErrClosed was reported: %v", errors.Join(errs...))
+	}
+	if parentCause == nil {
+		if nCause > 0 {
+			r.failf("a parent's cause reported, with no parent: %v", errors.Join(errs...))
 		}
-		if skipped == 0 && nClosed > 0 {
-			r.failf("ErrClosed reported though every task ran")
-		}
-	case stopCancel, stopDeadline:
-		if nClosed > 0 {
-			r.failf("ErrClosed reported, though nothing closed the pool")
-		}
-		got := slices.Contains(leaves(mainErr), parentCause)
-		if parentDone != got {
-			r.failf("parent done=%v, but Wait's error %v wraps its cause: %v", parentDone, mainErr, got)
-		}
-	default:
-		if nClosed+nCause > 0 {
-			r.failf("ErrClosed or a cause reported with nothing to cause it: %v", errors.Join(errs...))
-		}
+	} else if got := slices.Contains(leaves(mainErr), parentCause); parentDone != got {
+		r.failf("parent done=%v, but Wait's error %v wraps its cause: %v", parentDone, mainErr, got)
 	}
 
 	// Every blocker saw why its context ended.
-	var wantCause error
+	var wantCauses []error
 	switch {
 	case r.shape.stop == stopClose:
-		wantCause = gopool.ErrClosed
+		wantCauses = []error{gopool.ErrClosed}
+	case r.shape.closeToo && !f.parentFirst:
+		wantCauses = []error{parentCause, gopool.ErrClosed} // whichever came first
+	case r.shape.failFast && r.shape.stop == stopDeadline:
+		wantCauses = []error{parentCause, first}
 	case r.shape.stop != stopNone:
-		wantCause = parentCause
+		wantCauses = []error{parentCause}
 	case r.shape.failFast:
-		wantCause = first // the first failure, which Wait's message leads with
+		wantCauses = []error{first} // the first failure, which Wait's message leads with
 		if first != nil && !strings.HasPrefix(mainErr.Error(), first.Error()) {
 			r.failf("Wait's message does not lead with the first failure %q", first)
 		}
@@ -877,8 +948,8 @@ func (r *chaosRun) check(errs []error, mainErr, parentCause error, parentDone, s
 		c.mu.Lock()
 		cause := c.cause
 		c.mu.Unlock()
-		if c.kind == kBlock && cause != nil && cause != wantCause {
-			r.failf("blocker %d: context.Cause = %v, want %v", c.id, cause, wantCause)
+		if c.kind == kBlock && cause != nil && !slices.Contains(wantCauses, cause) {
+			r.failf("blocker %d: context.Cause = %v, want one of %v", c.id, cause, wantCauses)
 		}
 	}
 
@@ -940,4 +1011,121 @@ func (r *chaosRun) checkDrain(d *chaosDrain, idx int, early [][]int, counts []in
 			r.failf("drain %s: Count sequence %v not monotone within [0, %d]", d.name, counts, len(final))
 		}
 	}
+}
+
+// TestChaosLateContext pins down, deterministically, what the deadline
+// shapes of TestChaos find at random: a task that first looks at its
+// context after the batch was cancelled (by fail-fast or Close) and after
+// the pool's parent reached its deadline must see the batch's own
+// cancellation, and its echo of it must not be reported as a failure.
+func TestChaosLateContext(t *testing.T) {
+	errA := errors.New("A failed")
+	for _, tc := range []struct {
+		name      string
+		failFast  bool
+		wantCause error
+		wantErr   string // what Wait (or Close) returns
+	}{
+		{"failfast", true, errA, errors.Join(errA, context.DeadlineExceeded).Error()},
+		{"close", false, gopool.ErrClosed, context.DeadlineExceeded.Error()},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				parent, cancel := context.WithTimeout(context.Background(), time.Second)
+				defer cancel()
+				p := gopool.NewPoolWithContext(parent)
+				if tc.failFast {
+					p.WithFailFast()
+				}
+				started := make(chan struct{})
+				var cause, echo error
+				p.Go(gopool.NewTask(func(a gopool.Args[int]) error {
+					close(started)
+					time.Sleep(2 * time.Second) // the batch is cancelled, then the deadline passes
+					<-a.Context.Done()          // the first use of the context
+					cause, echo = context.Cause(a.Context), a.Context.Err()
+					return echo
+				}))
+				<-started
+				var err error
+				if tc.failFast {
+					p.Go(gopool.NewTask(func(gopool.Args[int]) error { return errA }))
+					synctest.Wait() // errA has cancelled the batch
+					err = p.Wait()
+				} else {
+					err = p.Close()
+				}
+				if cause != tc.wantCause {
+					t.Errorf("the task's context.Cause = %v, want %v (its Err: %v)", cause, tc.wantCause, echo)
+				}
+				if err == nil || err.Error() != tc.wantErr {
+					t.Errorf("result = %q, want %q: the task's echo of its context is not a failure", err, tc.wantErr)
+				}
+			})
+		})
+	}
+}
+
+// TestChaosSynctestBubbles uses a pool inside a synctest bubble while another
+// pool runs outside it, as parallel tests of a user's package would. The
+// pool must keep each batch's goroutines on its own side: a worker started
+// in the bubble must not run a batch from outside, nor the reverse. A fault
+// here is a fatal error that kills the process, so it runs in a child
+// process.
+func TestChaosSynctestBubbles(t *testing.T) {
+	if os.Getenv("GOPOOL_CHAOS_HELPER") == "bubbles" {
+		bubblesHelper(t)
+		return
+	}
+	out, err := runHelper(t, "TestChaosSynctestBubbles", "GOPOOL_CHAOS_HELPER=bubbles")
+	if err != nil {
+		t.Errorf("pools inside and outside a synctest bubble: %v\n%s", err, out)
+	}
+}
+
+func bubblesHelper(t *testing.T) {
+	batch := func() {
+		ws := make([]gopool.Worker, 8)
+		for i := range ws {
+			ws[i] = gopool.NewTask(func(gopool.Args[int]) error { return nil })
+		}
+		if err := gopool.Go(ws...).Wait(); err != nil {
+			t.Error(err)
+		}
+	}
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+				batch()
+			}
+		}
+	}()
+	synctest.Test(t, func(t *testing.T) {
+		for range 2000 {
+			batch()
+		}
+	})
+	close(stop)
+	<-done
+}
+
+// runHelper runs the test binary again with only test name, the environment
+// variable env set, and returns its output, shortened to the part that says
+// what went wrong.
+func runHelper(t *testing.T, name string, env ...string) (string, error) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^"+name+"$", "-test.count=1", "-test.v")
+	cmd.Env = append(os.Environ(), env...)
+	out, err := cmd.CombinedOutput()
+	s := string(out)
+	if len(s) > 3000 {
+		s = s[:3000] + "\n..."
+	}
+	return s, err
 }
