@@ -43,13 +43,31 @@ type batch struct {
 	done    sync.Cond // Wait waits for pending, workers and watching to drop
 }
 
-// spawn hands a new worker its batch. Passing the batch through a channel
-// rather than as an argument keeps "go worker()" free of allocation; the
-// buffer keeps Go from blocking, and each send is matched by a started
-// worker, so a full buffer only waits for one to receive.
-var spawn = make(chan *batch, 64)
+// A launcher starts a worker for a batch without allocating: "go" needs a
+// func value, and a method value bound to the batch would be allocated for
+// every worker. A launcher carries its batch to exactly the goroutine it
+// starts, and is recycled with the func value it is bound to.
+type launcher struct {
+	b     *batch
+	start func()
+}
 
-func worker() { (<-spawn).work() }
+var launchers sync.Pool
+
+func init() {
+	launchers.New = func() any {
+		l := new(launcher)
+		l.start = l.run
+		return l
+	}
+}
+
+func (l *launcher) run() {
+	b := l.b
+	l.b = nil
+	launchers.Put(l)
+	b.work()
+}
 
 // ensureWorkerLocked makes sure some worker that is not running a task will
 // look at the queue: if none is awake, it wakes an idle one or starts one.
@@ -65,13 +83,28 @@ func (b *batch) ensureWorkerLocked() {
 		return
 	}
 	b.workers++
-	go worker()
-	spawn <- b
+	l := launchers.Get().(*launcher)
+	l.b = b
+	go l.start()
 }
 
 // work runs queued tasks until none is left to come.
 func (b *batch) work() {
 	mu := &b.pool.mu
+	returned := false
+	defer func() {
+		if !returned {
+			// A task called runtime.Goexit, so this goroutine is ending:
+			// finish the task and let another worker take the queue.
+			mu.Lock()
+			b.finishLocked(errGoexit)
+			b.exitLocked()
+			if b.queue.n > 0 {
+				b.ensureWorkerLocked()
+			}
+			mu.Unlock()
+		}
+	}()
 	mu.Lock()
 	for {
 		w := b.nextLocked()
@@ -85,6 +118,7 @@ func (b *batch) work() {
 	}
 	b.exitLocked()
 	mu.Unlock()
+	returned = true
 }
 
 // nextLocked returns the next task to run, skipping tasks while the batch is
@@ -134,21 +168,11 @@ func (b *batch) execute(w Worker) (err error) {
 				f.done()
 			}
 		}
-		if returned {
-			return
+		if !returned {
+			// A panic; or runtime.Goexit, which recover does not stop and
+			// work accounts for.
+			err = &PanicError{Value: recover(), Stack: debug.Stack()}
 		}
-		if v := recover(); v != nil {
-			err = &PanicError{Value: v, Stack: debug.Stack()}
-			return
-		}
-		// runtime.Goexit: this goroutine is ending, so account for it here.
-		b.pool.mu.Lock()
-		b.finishLocked(errGoexit)
-		b.exitLocked()
-		if b.queue.n > 0 {
-			b.ensureWorkerLocked()
-		}
-		b.pool.mu.Unlock()
 	}()
 	if isTask {
 		err = t.run(b, b.pool.retry)
