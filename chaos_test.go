@@ -29,7 +29,7 @@ import (
 //	go test -run 'TestChaos/close-limit2/' -chaos.seed=17
 var (
 	chaosSeed = flag.Uint64("chaos.seed", 0, "TestChaos: run only this seed (0: seeds 1..chaos.runs)")
-	chaosRuns = flag.Int("chaos.runs", 0, "TestChaos: seeds per pool shape (0: 30, or 5 with -short)")
+	chaosRuns = flag.Int("chaos.runs", 0, "TestChaos: seeds per pool shape (0: 50, or 5 with -short)")
 )
 
 // stopKind is what, besides fail-fast, may cut a chaos batch short.
@@ -92,7 +92,7 @@ func chaosSeeds() []uint64 {
 	}
 	n := *chaosRuns
 	if n <= 0 {
-		n = 30
+		n = 50
 		if testing.Short() {
 			n = 5
 		}
