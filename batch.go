@@ -27,10 +27,11 @@ type batch struct {
 	skipped int // tasks skipped because the batch was cancelled
 	blocked int // Go calls waiting for admission
 
-	errs   []error // failures, in the order the tasks finished
-	cause  error   // why the batch was cancelled; nil while it is live
-	ctxErr error   // what its context's Err reports once cancelled
-	ended  bool    // Wait has ended it: workers exit once the queue is empty
+	errs     []error // failures, in the order the tasks finished
+	cause    error   // why the batch was cancelled; nil while it is live
+	ctxErr   error   // what its context's Err reports once cancelled
+	ended    bool    // Wait has ended it: workers exit once the queue is empty
+	byParent bool    // cancelled because the pool's parent context is done
 
 	ctx atomic.Pointer[cancelable] // made on first use by a task
 
@@ -251,6 +252,7 @@ func (b *batch) cancelledLocked() bool {
 	if b.cause == nil && b.parentDone != nil {
 		select {
 		case <-b.parentDone:
+			b.byParent = true
 			b.setCancelledLocked(context.Cause(b.pool.parent), b.pool.parent.Err())
 		default:
 		}
@@ -325,6 +327,12 @@ func (b *batch) context() context.Context {
 	parent := p.parent
 	if parent == nil {
 		parent = context.Background()
+	}
+	// The context must report the batch's own cancellation, even if the
+	// parent is done by now too: only a batch cancelled by its parent
+	// derives from the parent's state.
+	if b.cancelledLocked() && !b.byParent {
+		parent = context.WithoutCancel(parent)
 	}
 	ctx, cancel := context.WithCancelCause(parent)
 	if b.cause != nil {
