@@ -27,11 +27,12 @@ type batch struct {
 	skipped int // tasks skipped because the batch was cancelled
 	blocked int // Go calls waiting for admission
 
-	errs     []error // failures, in the order the tasks finished
-	cause    error   // why the batch was cancelled; nil while it is live
-	ctxErr   error   // what its context's Err reports once cancelled
-	ended    bool    // Wait has ended it: workers exit once the queue is empty
-	byParent bool    // cancelled because the pool's parent context is done
+	errs      []error     // failures, in the order the tasks finished
+	cause     error       // why the batch was cancelled; nil while it is live
+	ctxErr    error       // what its context's Err reports once cancelled
+	ended     bool        // Wait has ended it: workers exit once the queue is empty
+	byParent  bool        // cancelled because the pool's parent context is done
+	cancelled atomic.Bool // cause != nil, readable without the lock
 
 	ctx atomic.Pointer[cancelable] // made on first use by a task
 
@@ -98,7 +99,7 @@ func (b *batch) work() {
 			// A task called runtime.Goexit, so this goroutine is ending:
 			// finish the task and let another worker take the queue.
 			mu.Lock()
-			b.finishLocked(errGoexit)
+			b.finishLocked(errGoexit, false)
 			b.exitLocked()
 			if b.queue.n > 0 {
 				b.ensureWorkerLocked()
@@ -114,8 +115,9 @@ func (b *batch) work() {
 		}
 		mu.Unlock()
 		err := b.execute(w)
+		late := err != nil && b.contextDone()
 		mu.Lock()
-		b.finishLocked(err)
+		b.finishLocked(err, late)
 	}
 	b.exitLocked()
 	mu.Unlock()
@@ -161,7 +163,7 @@ func (b *batch) nextLocked() Worker {
 // execute runs w with the batch as its context, turning a panic into a
 // *PanicError. The drain w feeds learns that w finished whatever happens.
 func (b *batch) execute(w Worker) (err error) {
-	t, isTask := w.(task)
+	t, isTask := asTask(w)
 	returned := false
 	defer func() {
 		if isTask {
@@ -184,13 +186,14 @@ func (b *batch) execute(w Worker) (err error) {
 	return err
 }
 
-// finishLocked records the end of a running task. The failure is recorded,
-// and under fail-fast the batch cancelled, before the task's slot is
-// released, so that the first failure is well defined.
-func (b *batch) finishLocked(err error) {
+// finishLocked records the end of a running task, which returned err after
+// the batch's context was done if late. The failure is recorded, and under
+// fail-fast the batch cancelled, before the task's slot is released, so that
+// the first failure is well defined.
+func (b *batch) finishLocked(err error, late bool) {
 	b.running--
 	if err != nil {
-		b.recordLocked(err)
+		b.recordLocked(err, late)
 	}
 	b.releaseSlotLocked()
 	b.doneLocked()
@@ -227,7 +230,7 @@ func (b *batch) doneLocked() {
 }
 
 func (b *batch) skipLocked(w Worker) {
-	if t, ok := w.(task); ok {
+	if t, ok := asTask(w); ok {
 		if f := t.feed(); f != nil {
 			f.done()
 		}
@@ -236,9 +239,11 @@ func (b *batch) skipLocked(w Worker) {
 	b.doneLocked()
 }
 
-func (b *batch) recordLocked(err error) {
-	if _, panicked := err.(*PanicError); !panicked && b.cancelledLocked() && errors.Is(err, b.ctxErr) {
-		return // an echo of the cancellation, not a failure
+// recordLocked records a task's failure, unless it is an echo: an error that
+// is the batch context's Err, returned once the context was done.
+func (b *batch) recordLocked(err error, late bool) {
+	if _, panicked := err.(*PanicError); !panicked && late && b.cancelledLocked() && errors.Is(err, b.contextErr()) {
+		return
 	}
 	b.errs = append(b.errs, err)
 	if b.pool.failFast {
@@ -260,6 +265,31 @@ func (b *batch) cancelledLocked() bool {
 	return b.cause != nil
 }
 
+// contextErr returns the Err of the batch's cancelled context. It is the
+// batch's own, unless a task made the context from the parent just as the
+// parent was cancelled too: then the two cancellations raced for it, and
+// tasks saw the winner.
+func (b *batch) contextErr() error {
+	if c := b.ctx.Load(); c != nil {
+		return c.ctx.Err()
+	}
+	return b.ctxErr
+}
+
+// contextDone reports, without the lock, whether the batch's context is
+// done, as a task that just returned would see it.
+func (b *batch) contextDone() bool {
+	if b.cancelled.Load() {
+		return true
+	}
+	select {
+	case <-b.parentDone: // nil, and never ready, without a parent
+		return true
+	default:
+		return false
+	}
+}
+
 // cancelLocked cancels the batch with cause, unless it is already cancelled,
 // or the parent context turns out to be done: the earlier cause wins.
 func (b *batch) cancelLocked(cause, ctxErr error) {
@@ -273,6 +303,7 @@ func (b *batch) cancelLocked(cause, ctxErr error) {
 // skipped by the workers as they reach them.
 func (b *batch) setCancelledLocked(cause, ctxErr error) {
 	b.cause, b.ctxErr = cause, ctxErr
+	b.cancelled.Store(true)
 	if c := b.ctx.Load(); c != nil {
 		c.cancel(cause)
 	}
@@ -282,11 +313,24 @@ func (b *batch) setCancelledLocked(cause, ctxErr error) {
 	b.space.Broadcast()
 }
 
+// waitLocked waits for every registered task, ends the batch, and waits for
+// its workers to exit and its watch on the parent to stop.
+func (b *batch) waitLocked() {
+	for b.pending > 0 {
+		b.done.Wait()
+	}
+	if !b.ended {
+		b.endLocked()
+	}
+	for b.workers > 0 || b.watching {
+		b.done.Wait()
+	}
+}
+
 // endLocked ends the batch for Wait: it cancels its context, lets the
-// workers exit, stops watching the parent and detaches it from the pool.
+// workers exit and stops watching the parent. The next Go starts a new batch.
 func (b *batch) endLocked() {
 	b.ended = true
-	b.pool.cur = nil
 	b.cancelLocked(context.Canceled, context.Canceled)
 	b.queue.release()
 	b.waiting.release()

@@ -29,6 +29,13 @@ func drainAsync(d *gopool.Drain[int]) <-chan []int {
 }
 
 func TestDrainSend(t *testing.T) {
+	t.Run("Send allocates nothing per value beyond the slice's growth", func(t *testing.T) {
+		d := gopool.NewDrainer[int]()
+		if avg := testing.AllocsPerRun(10000, func() { d.Send(1) }); avg != 0 {
+			t.Errorf("Send allocated %v times per value, want 0 amortised", avg)
+		}
+	})
+
 	t.Run("Send is safe from many goroutines, and keeps every value", func(t *testing.T) {
 		const senders, each = 32, 2000
 		d := gopool.NewDrainer[int]()

@@ -29,7 +29,7 @@ type Pool struct {
 	closed   bool
 	lateSkip bool // Close skipped tasks; the next Wait reports ErrClosed
 
-	cur   *batch // the batch taking tasks; nil until the next Go
+	cur   *batch // the batch taking tasks, or being ended; nil until the next Go
 	first batch  // storage for the first batch, saving an allocation
 }
 
@@ -47,7 +47,8 @@ func NewPoolWithContext(ctx context.Context) *Pool {
 	return &Pool{parent: ctx}
 }
 
-// Go runs tasks on a new [Pool] and returns it: NewPool().Go(tasks...).
+// Go runs tasks on a new [Pool] and returns it: NewPool().Go(tasks...). It
+// panics if a task is nil.
 func Go(tasks ...Worker) *Pool { return NewPool().Go(tasks...) }
 
 // WithLimit sets how many tasks may run at once; limit <= 0 means no limit.
@@ -84,7 +85,7 @@ func (p *Pool) WithFailFast() *Pool {
 }
 
 func (p *Pool) mustBeIdle(method string) {
-	if p.cur != nil {
+	if b := p.cur; b != nil && !b.ended {
 		panic("gopool: " + method + " called while tasks are not yet waited for")
 	}
 }
@@ -102,7 +103,7 @@ func (p *Pool) Go(tasks ...Worker) *Pool {
 		if w == nil {
 			panic("gopool: Go called with a nil Worker")
 		}
-		if t, ok := w.(task); ok {
+		if t, ok := asTask(w); ok {
 			t.feed() // panics on a nil *Task
 		}
 	}
@@ -118,7 +119,7 @@ func (p *Pool) Go(tasks ...Worker) *Pool {
 	b := p.batchLocked()
 	b.pending += len(tasks)
 	for _, w := range tasks {
-		if t, ok := w.(task); ok {
+		if t, ok := asTask(w); ok {
 			if f := t.feed(); f != nil {
 				f.pending.Add(1)
 			}
@@ -170,11 +171,16 @@ func (p *Pool) Wait() error {
 // the tasks not yet started (also those of a Go blocked at the limit), waits
 // for the running ones to return, and returns what [Pool.Wait] would, joined
 // with ErrClosed if it skipped anything. Tasks handed to Go after Close never
-// run, and the next Wait returns ErrClosed. Later calls to Close return nil.
+// run, and the next Wait returns ErrClosed. Later calls to Close return nil,
+// once the batch the first one ends is over. A task must not call Close on
+// its own pool: it would wait for itself.
 func (p *Pool) Close() error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed {
+		if b := p.cur; b != nil {
+			b.waitLocked() // the batch an earlier Close is ending
+		}
 		return nil
 	}
 	p.closed = true
@@ -187,14 +193,9 @@ func (p *Pool) Close() error {
 func (p *Pool) waitLocked() error {
 	var errs []error
 	if b := p.cur; b != nil {
-		for b.pending > 0 {
-			b.done.Wait()
-		}
-		if !b.ended {
-			b.endLocked()
-		}
-		for b.workers > 0 || b.watching {
-			b.done.Wait()
+		b.waitLocked()
+		if p.cur == b {
+			p.cur = nil
 		}
 		errs = append(errs, b.errs...)
 		p.lateSkip = p.lateSkip || b.skipped > 0 && b.cause == ErrClosed
@@ -217,8 +218,8 @@ func (p *Pool) waitLocked() error {
 
 // batchLocked returns the current batch, starting one if there is none.
 func (p *Pool) batchLocked() *batch {
-	if p.cur != nil {
-		return p.cur
+	if b := p.cur; b != nil && !b.ended {
+		return b
 	}
 	b := &p.first
 	if b.pool != nil {

@@ -202,6 +202,40 @@ func TestGo(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
+
+	t.Run("a Worker type that embeds a *Task runs through its own Execute", func(t *testing.T) {
+		var ran, overridden atomic.Int64
+		w := loggedTask{Task: counted(&ran, nil), executed: &overridden}
+		if err := gopool.NewPool().WithRetry(3, 0).Go(w).Wait(); err != nil {
+			t.Fatalf("Wait: %v", err)
+		}
+		if overridden.Load() != 1 || ran.Load() != 1 {
+			t.Errorf("Execute override called %d times, task body %d times; want 1 and 1", overridden.Load(), ran.Load())
+		}
+	})
+
+	t.Run("running a task on a pool allocates nothing beyond the task", func(t *testing.T) {
+		p := gopool.NewPool()
+		tk := succeed()
+		p.Go(tk) // starts the batch; the first batch is part of the pool
+		if avg := testing.AllocsPerRun(1000, func() { p.Go(tk) }); avg != 0 {
+			t.Errorf("Go of a built task allocated %v times per call, want 0", avg)
+		}
+		if err := p.Wait(); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+// loggedTask is a user's Worker that wraps a task to add to its Execute.
+type loggedTask struct {
+	*gopool.Task[int]
+	executed *atomic.Int64
+}
+
+func (l loggedTask) Execute() error {
+	l.executed.Add(1)
+	return l.Task.Execute()
 }
 
 func TestLimit(t *testing.T) {
@@ -874,6 +908,34 @@ func TestClose(t *testing.T) {
 		if err := p.Close(); err != nil {
 			t.Errorf("Close after Close = %v, want nil", err)
 		}
+	})
+
+	t.Run("a Close concurrent with another returns nil only once the running tasks have returned", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			started, release := make(chan struct{}), make(chan struct{})
+			p := gopool.NewPool()
+			p.Go(gopool.NewTask(func(gopool.Args[int]) error {
+				close(started)
+				<-release // ignores the cancellation
+				return nil
+			}))
+			<-started
+			first, second := make(chan error, 1), make(chan error, 1)
+			go func() { first <- p.Close() }()
+			synctest.Wait()
+			go func() { second <- p.Close() }()
+			synctest.Wait()
+			if len(second) > 0 {
+				t.Fatal("the second Close returned while a task was still running")
+			}
+			close(release)
+			if err := <-first; err != nil {
+				t.Errorf("first Close = %v, want nil: it skipped nothing", err)
+			}
+			if err := <-second; err != nil {
+				t.Errorf("second Close = %v, want nil", err)
+			}
+		})
 	})
 
 	t.Run("Close leaves no pool goroutine behind", func(t *testing.T) {

@@ -15,8 +15,9 @@ type Retryable interface {
 }
 
 // Worker is what a [Pool] runs. [*Task] is the Worker this package provides;
-// a Worker of another type is run through Execute, under the pool's retry
-// policy (see [Pool.WithRetry]), and cannot see the pool's context.
+// a Worker of another type, even one that embeds a *Task, is run through
+// Execute, under the pool's retry policy (see [Pool.WithRetry]): it cannot
+// see the pool's context, and a [Drain] does not wait for it.
 type Worker interface {
 	Executable
 	Retryable
@@ -36,7 +37,10 @@ type Args[T any] struct {
 // number of pools, any number of times, also concurrently: a Task keeps no
 // state of its own between runs.
 //
-// A Task costs one 24-byte allocation; WithInput adds one more.
+// Create tasks with [NewTask]: the zero Task has no function to run. A Task
+// is one 24-byte allocation. WithInput adds one; WithRetry adds one only when
+// its policy differs from the one last given to a task without input, since
+// tasks built alike share their options.
 type Task[T any] struct {
 	fn    func(Args[T]) error
 	drain *Drain[T]
@@ -145,9 +149,20 @@ func (t *Task[T]) feed() *feed {
 	return &t.drain.feed
 }
 
+func (t *Task[T]) self() Worker { return t }
+
 // task is what the pool needs of a [*Task], whatever its T.
 type task interface {
 	Worker
 	run(ctx context.Context, fallback retryPolicy) error
 	feed() *feed
+	self() Worker
+}
+
+// asTask returns w as a task if it is a *Task itself. A type that embeds a
+// *Task has its methods too, but is a Worker of its own: the pool runs it
+// through its Execute.
+func asTask(w Worker) (task, bool) {
+	t, ok := w.(task)
+	return t, ok && t.self() == w
 }
