@@ -36,9 +36,9 @@
 // Batches. A pool's work comes in batches: the first [Pool.Go] starts one
 // and [Pool.Wait] ends it, after every task registered in it has finished or
 // been skipped. Each batch has its own context ([Args].Context), cancelled
-// when it ends, and its own failures; the next Go starts a fresh batch. A
-// batch costs no allocation beyond its tasks unless a task looks at its
-// context; the pool's first batch is allocated with the pool.
+// when it ends, and its own failures; the next Go starts a fresh batch. The
+// pool's first batch is allocated with the pool, each later one costs one
+// allocation, and the context costs more only once a task looks at it.
 //
 // Limit. Under [Pool.WithLimit](n), at most n task bodies run at once, and Go
 // blocks while n tasks are running, so memory stays bounded by n however many
@@ -70,7 +70,9 @@
 //
 // Shutdown. When Wait or Close returns, no goroutine the pool started for the
 // batch is still running. Workers also exit as soon as no registered task
-// remains, so a pool that is drained but never waited for leaks nothing.
+// remains, so a pool that is drained but never waited for leaves no goroutine
+// behind; still, only Wait ends the batch, cancels its context and, under
+// [NewPoolWithContext], stops watching the parent context.
 //
 // # Cost
 //

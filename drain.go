@@ -44,8 +44,8 @@ func (d *Drain[T]) Send(v T) {
 func (d *Drain[T]) Drain() []T {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	d.idle.L = &d.mu // set here, not in a constructor, so the zero Drain works
 	for d.pending.Load() > 0 {
-		d.idle.L = &d.mu
 		d.idle.Wait()
 	}
 	return slices.Clone(d.values)

@@ -26,7 +26,7 @@ type PanicError struct {
 	Stack []byte
 }
 
-// Error returns the panic value; the stack is in Stack.
+// Error describes the panic by its value; the stack is in Stack.
 func (e *PanicError) Error() string {
 	return fmt.Sprintf("gopool: task panicked: %v", e.Value)
 }

@@ -203,6 +203,9 @@ func ExampleDrain_Drain() {
 			return nil
 		}).DrainTo(words))
 	}
-	fmt.Println(words.Drain(), words.Count())
+	fmt.Println(words.Drain(), words.Count()) // Drain waits for the four tasks
+	if err := pool.Wait(); err != nil {
+		fmt.Println(err)
+	}
 	// Output: [tiny api exact semantics] 4
 }
