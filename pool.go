@@ -7,10 +7,10 @@ import (
 	"time"
 )
 
-// Pool runs [Worker]s concurrently, in batches. A batch starts with the first
-// [Pool.Go] after the pool is created or waited for, and ends when
-// [Pool.Wait] (or [Pool.Close]) returns. Each batch has its own context, given
-// to tasks as [Args].Context, and its own failures.
+// Pool runs each [Worker] it is given concurrently, in batches. A batch
+// starts with the first [Pool.Go] after the pool is created or waited for,
+// and ends when [Pool.Wait] (or [Pool.Close]) returns. Each batch has its own
+// context, given to tasks as [Args].Context, and its own failures.
 //
 // The zero Pool is ready to use: no limit, no retry, no fail-fast. A Pool is
 // safe for concurrent use, except that it must not be copied after first use
@@ -62,8 +62,8 @@ func (p *Pool) WithLimit(limit int) *Pool {
 }
 
 // WithRetry sets the retry policy of every task that has none of its own,
-// including [Worker]s of other types than [Task]; see [Task.WithRetry] for
-// what attempts and sleep mean. It returns p. It panics if p has tasks not
+// including each [Worker] of a type other than [Task]; see [Task.WithRetry]
+// for what attempts and sleep mean. It returns p. It panics if p has tasks not
 // yet waited for.
 func (p *Pool) WithRetry(attempts uint, sleep time.Duration) *Pool {
 	p.mu.Lock()
