@@ -38,9 +38,17 @@ func (e *PanicError) Unwrap() error {
 	return err
 }
 
-// Permanent marks err as not worth retrying: a task that returns it (or an
-// error wrapping it) is not tried again, whatever its retry policy, and
-// [Pool.Wait] reports err itself, without the mark. Permanent(nil) is nil.
+// Permanent marks err as not worth retrying: a task that returns it, or an
+// error wrapping it, is not tried again, whatever its retry policy.
+// Permanent(nil) is nil.
+//
+// The mark is honoured once, by the pool that runs the task, and does not
+// leak out of it: if the task returned the mark itself, [Pool.Wait] reports
+// err, unmarked; if the mark sits deeper, inside other wrappers (as in
+// fmt.Errorf("op: %w", Permanent(err))), Wait reports an error with the same
+// message that wraps the task's error, through which errors.Is and errors.As
+// reach err, but that no longer counts as marked: a task that returns it, in
+// another pool, is retried as usual.
 func Permanent(err error) error {
 	if err == nil {
 		return nil
@@ -53,12 +61,83 @@ type permanentError struct{ err error }
 func (e *permanentError) Error() string { return e.err.Error() }
 func (e *permanentError) Unwrap() error { return e.err }
 
-// permanent reports whether err is marked by [Permanent], and returns it with
-// a top-level mark removed.
+// honoured wraps an error whose marks a pool has honoured, so that they no
+// longer count.
+type honoured struct{ err error }
+
+func (e *honoured) Error() string { return e.err.Error() }
+func (e *honoured) Unwrap() error { return e.err }
+
+// permanent reports whether err carries a [Permanent] mark not yet honoured,
+// and returns err with the mark removed: the mark itself if it is on top,
+// and otherwise by wrapping err in [honoured].
 func permanent(err error) (error, bool) {
 	if p, ok := err.(*permanentError); ok {
 		return p.err, true
 	}
-	var p *permanentError
-	return err, errors.As(err, &p)
+	if marked(err) {
+		return &honoured{err}, true
+	}
+	return err, false
+}
+
+// marked reports whether err's tree holds a [Permanent] mark outside any
+// [honoured] error.
+func marked(err error) bool {
+	for {
+		switch e := err.(type) {
+		case nil, *honoured:
+			return false
+		case *permanentError:
+			return true
+		case interface{ Unwrap() []error }:
+			for _, err := range e.Unwrap() {
+				if marked(err) {
+					return true
+				}
+			}
+			return false
+		case interface{ Unwrap() error }:
+			err = e.Unwrap()
+		default:
+			return false
+		}
+	}
+}
+
+// echoes reports whether err only echoes the cancellation of a context
+// whose Err is ctxErr: every error at the leaves of err's tree, reached
+// through Unwrap() error and Unwrap() []error, is ctxErr (errors.Is). An
+// error that carries another failure beside the echo, as errors.Join(err,
+// ctx.Err()) does, is not an echo. It runs err's methods: call it without
+// the lock, and recover.
+func echoes(err, ctxErr error) bool {
+	for {
+		if err == ctxErr {
+			return true
+		}
+		switch e := err.(type) {
+		case nil:
+			return false
+		case interface{ Unwrap() []error }:
+			errs := e.Unwrap()
+			if len(errs) == 0 {
+				return errors.Is(err, ctxErr)
+			}
+			for _, err := range errs {
+				if !echoes(err, ctxErr) {
+					return false
+				}
+			}
+			return true
+		case interface{ Unwrap() error }:
+			inner := e.Unwrap()
+			if inner == nil {
+				return errors.Is(err, ctxErr)
+			}
+			err = inner
+		default:
+			return errors.Is(err, ctxErr)
+		}
+	}
 }

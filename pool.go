@@ -3,7 +3,6 @@ package gopool
 import (
 	"context"
 	"errors"
-	"sync"
 	"time"
 )
 
@@ -12,22 +11,35 @@ import (
 // and ends when [Pool.Wait] (or [Pool.Close]) returns. Each batch has its own
 // context, given to tasks as [Args].Context, and its own failures.
 //
+// A pool may have sub-pools ([Pool.Sub]), which share its limit and its
+// workers but have batches, failures and configuration of their own: one
+// long-lived pool can bound the work of a whole service while each request
+// waits for its own tasks.
+//
 // The zero Pool is ready to use: no limit, no retry, no fail-fast. A Pool is
 // safe for concurrent use, except that it must not be copied after first use
 // and its configuration (WithLimit, WithRetry, WithFailFast) may change only
-// between batches.
+// while neither it nor any pool below it has tasks not yet waited for.
 //
-// Running a task costs no allocation beyond the [Task] itself: the pool
-// reuses its worker goroutines within a batch, and starts a new one only when
-// every worker is busy.
+// Running a task costs no allocation beyond the [Task] itself: the workers
+// of a pool and its sub-pools are goroutines that run one task after
+// another, and a new one starts only when every worker is busy.
 type Pool struct {
-	mu       sync.Mutex
-	parent   context.Context // nil means context.Background
-	limit    int             // 0 means none
+	own    tree  // the tree's state, if p is a root
+	tr     *tree // the tree's state, if p is a sub-pool
+	parent *Pool // nil for a root
+
+	ctx    context.Context // from NewPoolWithContext or SubWithContext; nil if none
+	done   <-chan struct{} // ctx.Done(), taken when p was made
+	hasCtx bool            // some pool on p's path has a done channel
+
+	limit    int // 0 means none
 	retry    retryPolicy
 	failFast bool
-	closed   bool
-	lateSkip bool // Close skipped tasks; the next Wait reports ErrClosed
+	closed   bool // Close was called: tasks handed to Go never run
+	lateSkip bool // tasks were handed to Go after a Close; the next Wait reports ErrClosed
+
+	st counts // p's and its sub-pools' counters, and slots taken at p's limit
 
 	cur   *batch // the batch taking tasks, or being ended; nil until the next Go
 	first batch  // storage for the first batch, saving an allocation
@@ -44,60 +56,81 @@ func NewPoolWithContext(ctx context.Context) *Pool {
 	if ctx == nil {
 		panic("gopool: NewPoolWithContext called with a nil context")
 	}
-	return &Pool{parent: ctx}
+	p := &Pool{ctx: ctx, done: ctx.Done()}
+	p.hasCtx = p.done != nil
+	return p
 }
 
 // Go runs tasks on a new [Pool] and returns it: NewPool().Go(tasks...). It
 // panics if a task is nil.
 func Go(tasks ...Worker) *Pool { return NewPool().Go(tasks...) }
 
-// WithLimit sets how many tasks may run at once; limit <= 0 means no limit.
-// It returns p. It panics if p has tasks not yet waited for.
+// tree returns the state p shares with its tree.
+func (p *Pool) tree() *tree {
+	if p.tr != nil {
+		return p.tr
+	}
+	return &p.own
+}
+
+// WithLimit sets how many tasks of p and of its sub-pools may run at once;
+// limit <= 0 means no limit. It returns p. It panics if p, or a pool below
+// it, has tasks not yet waited for.
 func (p *Pool) WithLimit(limit int) *Pool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.mustBeIdle("WithLimit")
+	t := p.tree()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	p.mustBeIdleLocked("WithLimit")
 	p.limit = max(limit, 0)
 	return p
 }
 
-// WithRetry sets the retry policy of every task that has none of its own,
-// including each [Worker] of a type other than [Task]; see [Task.WithRetry]
-// for what attempts and sleep mean. It returns p. It panics if p has tasks not
-// yet waited for.
+// WithRetry sets the retry policy of every task of p that has none of its
+// own, including each [Worker] of a type other than [Task]; see
+// [Task.WithRetry] for what attempts and sleep mean. Sub-pools do not
+// inherit it. It returns p. It panics if p, or a pool below it, has tasks
+// not yet waited for.
 func (p *Pool) WithRetry(attempts uint, sleep time.Duration) *Pool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.mustBeIdle("WithRetry")
+	t := p.tree()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	p.mustBeIdleLocked("WithRetry")
 	p.retry = newRetryPolicy(attempts, sleep)
 	return p
 }
 
-// WithFailFast makes the first failure in a batch cancel the batch's context,
-// with that failure as its context.Cause, so that tasks not yet started are
-// skipped. It returns p. It panics if p has tasks not yet waited for.
+// WithFailFast makes the first failure in a batch of p cancel the batch's
+// context, with that failure as its context.Cause, so that tasks not yet
+// started are skipped. Sub-pools do not inherit it. It returns p. It panics
+// if p, or a pool below it, has tasks not yet waited for.
 func (p *Pool) WithFailFast() *Pool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.mustBeIdle("WithFailFast")
+	t := p.tree()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	p.mustBeIdleLocked("WithFailFast")
 	p.failFast = true
 	return p
 }
 
-func (p *Pool) mustBeIdle(method string) {
+func (p *Pool) mustBeIdleLocked(method string) {
 	if b := p.cur; b != nil && !b.ended {
 		panic("gopool: " + method + " called while tasks are not yet waited for")
 	}
+	if p.st.pending+p.st.running > 0 {
+		panic("gopool: " + method + " called while a sub-pool has tasks not yet finished")
+	}
 }
 
-// Go registers tasks with the current batch and starts them, each on a
-// goroutine of the pool, never on the caller's. Under a limit n, Go blocks
-// while n tasks are running, until a slot is free or the batch is cancelled,
-// in which case its remaining tasks are skipped. Tasks handed to Go after
-// [Pool.Close] never run. Go returns p. It panics if a task is nil.
+// Go registers tasks with p's current batch and starts them, each on a
+// goroutine of the pool, never on the caller's. Under a limit n, on p or on
+// a pool above it, Go blocks while n tasks below that limit are running,
+// until a slot is free or the batch is cancelled, in which case its
+// remaining tasks are skipped; slots go to blocked Go calls in the order
+// they blocked. Tasks handed to Go after [Pool.Close] (of p or of a pool
+// above it) never run. Go returns p. It panics if a task is nil.
 //
-// A task may call Go on its own pool, unless the pool has a limit: it could
-// then wait for a slot held by itself.
+// A task may call Go on its own pool, unless the pool or one above it has a
+// limit: it could then wait for a slot held by itself.
 func (p *Pool) Go(tasks ...Worker) *Pool {
 	for _, w := range tasks {
 		if w == nil {
@@ -110,14 +143,19 @@ func (p *Pool) Go(tasks ...Worker) *Pool {
 	if len(tasks) == 0 {
 		return p
 	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.closed {
+	t := p.tree()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if p.closedLocked() {
 		p.lateSkip = true
+		for a := p; a != nil; a = a.parent {
+			a.st.submitted += uint64(len(tasks))
+			a.st.skipped += uint64(len(tasks))
+		}
 		return p
 	}
-	b := p.batchLocked()
-	b.pending += len(tasks)
+	b, fresh := p.batchLocked()
+	b.registerLocked(len(tasks))
 	for _, w := range tasks {
 		if t, ok := asTask(w); ok {
 			if f := t.feed(); f != nil {
@@ -125,87 +163,169 @@ func (p *Pool) Go(tasks ...Worker) *Pool {
 			}
 		}
 	}
+	if fresh && p.hasCtx {
+		b.startWatchLocked()
+	}
 	for i, w := range tasks {
 		if b.cancelledLocked() {
 			for _, w := range tasks[i:] {
-				b.skipLocked(w)
+				b.skipLocked(w, false)
 			}
 			break
 		}
-		if p.limit > 0 && (b.queue.n+b.running >= p.limit || b.waiting.n > 0) {
-			// Wait until a finishing task hands its slot to w.
-			ticket := b.tickets
-			b.tickets++
-			b.waiting.push(w)
-			b.blocked++
-			for b.admitted <= ticket && !b.cancelledLocked() {
-				b.space.Wait()
-			}
-			b.blocked--
+		if !p.admissibleLocked() {
+			b.blockLocked(w)
 			continue
 		}
-		b.queue.push(w)
-		b.ensureWorkerLocked()
+		t.admitLocked(entry{w: w, b: b})
 	}
 	return p
 }
 
-// Wait blocks until every task registered in the current batch has finished
+// closedLocked reports whether p or a pool above it is closed.
+func (p *Pool) closedLocked() bool {
+	for a := p; a != nil; a = a.parent {
+		if a.closed {
+			return true
+		}
+	}
+	return false
+}
+
+// Wait blocks until every task registered in p's current batch has finished
 // or been skipped, ends the batch, and returns its failures: nil if there
 // were none, the failure itself if there was one, and otherwise an error
 // whose message leads with the first failure and that wraps them all, in the
-// order the tasks finished. A task's error that merely echoes the batch's
-// cancellation (errors.Is(err, ctx.Err()) once ctx is done) is not a failure.
+// order the tasks finished. It waits for p's own tasks only, not for those
+// of its sub-pools or of the pool above it.
 //
-// When Wait returns, the batch's context is cancelled and no goroutine that
-// the pool started for it is still running; the next [Pool.Go] starts a new
-// batch with a fresh context. As with errgroup, a producer that keeps calling
-// Go keeps Wait waiting. A task must not call Wait on its own pool.
+// A task's error is not a failure when it only echoes the batch's
+// cancellation: the batch's context was done when the task returned, and
+// every error at the leaves of the error's tree (through Unwrap) is that
+// context's Err, as with ctx.Err() or fmt.Errorf("stopping: %w", ctx.Err()).
+// An error that carries another failure beside the echo, as
+// errors.Join(err, ctx.Err()) does, is a failure. A panic is always one.
+//
+// When Wait returns, every task of the batch has returned, no worker will
+// touch the batch again, and its context is cancelled; the next [Pool.Go]
+// starts a new batch with a fresh context. As with errgroup, the goroutines
+// that ran the tasks may take a moment more to exit, and a producer that
+// keeps calling Go keeps Wait waiting. A task must not call Wait on its own
+// pool.
 func (p *Pool) Wait() error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.waitLocked()
+	t := p.tree()
+	t.mu.Lock()
+	errs := p.endLocked()
+	if p.lateSkip {
+		p.lateSkip = false
+		if !contains(errs, ErrClosed) {
+			errs = append(errs, ErrClosed)
+		}
+	}
+	t.mu.Unlock()
+	return p.result(errs)
 }
 
-// Close cancels the current batch's context with cause [ErrClosed], skips
-// the tasks not yet started (also those of a Go blocked at the limit), waits
-// for the running ones to return, and returns what [Pool.Wait] would, joined
-// with ErrClosed if it skipped anything. Tasks handed to Go after Close never
-// run, and the next Wait returns ErrClosed. Later calls to Close return nil,
-// once the batch the first one ends is over. A task must not call Close on
-// its own pool: it would wait for itself.
+// Close closes p and every pool below it: it cancels their batches' contexts
+// with cause [ErrClosed], skips their tasks not yet started (also those of
+// Go calls blocked at a limit), and waits for their running tasks to return.
+// Tasks handed to Go after Close, on p or below it, never run. Close returns
+// what [Pool.Wait] would for p's batch, joined with ErrClosed if Close
+// skipped any of its tasks; each sub-pool's Wait reports its own batch, with
+// ErrClosed if the Close skipped any of its tasks. The next Wait on a pool
+// that was handed tasks after the Close returns ErrClosed. Later calls to
+// Close return nil, once the batch the first one ends is over.
+//
+// A task must not call Close on its own pool, or on a pool above it: it
+// would wait for itself.
 func (p *Pool) Close() error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
+	t := p.tree()
+	t.mu.Lock()
 	if p.closed {
 		if b := p.cur; b != nil {
-			b.waitLocked() // the batch an earlier Close is ending
+			b.waits++
+			b.waitLocked()
+			b.waits--
 		}
+		t.mu.Unlock()
 		return nil
 	}
 	p.closed = true
-	if b := p.cur; b != nil {
-		b.cancelLocked(ErrClosed, context.Canceled)
+	for b := t.live.head; b != nil; b = b.links[liveList].next {
+		if b.pool.below(p) {
+			b.closeLocked()
+		}
 	}
-	return p.waitLocked()
+	for {
+		var running *batch
+		for b := t.live.head; b != nil; b = b.links[liveList].next {
+			if b.pending > 0 && b.pool.below(p) {
+				running = b
+				break
+			}
+		}
+		if running == nil {
+			break
+		}
+		running.done.Wait()
+	}
+	errs := p.endLocked()
+	t.mu.Unlock()
+	return p.result(errs)
 }
 
-func (p *Pool) waitLocked() error {
-	var errs []error
-	if b := p.cur; b != nil {
-		b.waitLocked()
-		if p.cur == b {
-			p.cur = nil
+// below reports whether p is a or a pool below a.
+func (p *Pool) below(a *Pool) bool {
+	for ; p != nil; p = p.parent {
+		if p == a {
+			return true
 		}
-		errs = append(errs, b.errs...)
-		p.lateSkip = p.lateSkip || b.skipped > 0 && b.cause == ErrClosed
 	}
-	if p.lateSkip {
-		p.lateSkip = false
+	return false
+}
+
+// endLocked waits for p's current batch, ends it, and returns its failures,
+// with ErrClosed if a Close cut it short. The slice is the caller's.
+func (p *Pool) endLocked() []error {
+	b := p.cur
+	if b == nil {
+		return nil
+	}
+	b.waits++
+	b.waitLocked()
+	b.waits--
+	if p.cur == b {
+		p.cur = nil
+	}
+	errs := b.errs[:len(b.errs):len(b.errs)] // appending copies
+	if b.cutByClose {
 		errs = append(errs, ErrClosed)
 	}
-	if p.parent != nil && p.parent.Err() != nil {
-		errs = append(errs, context.Cause(p.parent))
+	if b.waits == 0 {
+		// Nothing else will read them: let the failures and the
+		// context go, even if b is p.first.
+		b.errs = nil
+		b.ctx.Store(nil)
+	}
+	return errs
+}
+
+// result makes Wait's error of errs and of the contexts on p's path that
+// are done. It runs the contexts' code: call it without the lock.
+func (p *Pool) result(errs []error) error {
+	if p.hasCtx {
+		for a := p; a != nil; a = a.parent {
+			if a.done == nil {
+				continue
+			}
+			select {
+			case <-a.done:
+				if cause := causeOf(a.ctx); !contains(errs, cause) {
+					errs = append(errs, cause)
+				}
+			default:
+			}
+		}
 	}
 	switch len(errs) {
 	case 0:
@@ -216,23 +336,11 @@ func (p *Pool) waitLocked() error {
 	return errors.Join(errs...)
 }
 
-// batchLocked returns the current batch, starting one if there is none.
-func (p *Pool) batchLocked() *batch {
-	if b := p.cur; b != nil && !b.ended {
-		return b
-	}
-	b := &p.first
-	if b.pool != nil {
-		b = new(batch)
-	}
-	b.pool = p
-	b.hasWork.L, b.space.L, b.done.L = &p.mu, &p.mu, &p.mu
-	if p.parent != nil {
-		if b.parentDone = p.parent.Done(); b.parentDone != nil {
-			b.watching = true
-			b.stopWatching = context.AfterFunc(p.parent, b.parentCancelled)
+func contains(errs []error, err error) bool {
+	for _, e := range errs {
+		if e == err {
+			return true
 		}
 	}
-	p.cur = b
-	return b
+	return false
 }

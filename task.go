@@ -17,7 +17,10 @@ type Retryable interface {
 // Worker is what a [Pool] runs. [*Task] is the Worker this package provides;
 // a Worker of another type, even one that embeds a *Task, is run through
 // Execute, under the pool's retry policy (see [Pool.WithRetry]): it cannot
-// see the pool's context, and a [Drain] does not wait for it.
+// see the pool's context, and a [Drain] does not wait for it. If it embeds a
+// *Task that has a retry policy of its own, that policy alone applies, inside
+// Execute, with context.Background: tries never multiply, but Close and
+// fail-fast do not cut its waits short.
 type Worker interface {
 	Executable
 	Retryable
@@ -38,25 +41,26 @@ type Args[T any] struct {
 // state of its own between runs.
 //
 // Create tasks with [NewTask]: the zero Task has no function to run. A Task
-// is one 24-byte allocation. WithInput adds one; WithRetry adds one only when
-// its policy differs from the one last given to a task without input, since
-// tasks built alike share their options.
+// is one 32-byte allocation, whatever it is configured with: WithInput and
+// DrainTo store a pointer in it, and WithRetry allocates only when its policy
+// differs from the one last given to any task, since tasks built alike share
+// their options.
 type Task[T any] struct {
 	fn    func(Args[T]) error
+	input *T
 	drain *Drain[T]
 	opts  *taskOptions
 }
 
-// taskOptions holds what few tasks set, so that Task stays three words.
+// taskOptions holds what few tasks set, so that Task stays four words.
 // It is immutable once a task points to it, and may be shared by tasks.
 type taskOptions struct {
-	input    any // a *T, or nil
 	retry    retryPolicy
 	hasRetry bool
 }
 
-// lastRetry remembers the options of the last WithRetry on a task without
-// input, so that tasks built alike in a loop share them without allocating.
+// lastRetry remembers the options of the last WithRetry, so that tasks built
+// alike in a loop share them without allocating.
 var lastRetry atomic.Pointer[taskOptions]
 
 // NewTask returns a task that runs fn. It panics if fn is nil.
@@ -68,12 +72,10 @@ func NewTask[T any](fn func(Args[T]) error) *Task[T] {
 }
 
 // WithInput sets the value that fn receives as [Args].Input, and returns t.
+// It allocates nothing: use it when a task's input and its result have the
+// same type T; otherwise capture the input in fn's closure, or use [Map].
 func (t *Task[T]) WithInput(input *T) *Task[T] {
-	o := &taskOptions{input: input}
-	if t.opts != nil {
-		o.retry, o.hasRetry = t.opts.retry, t.opts.hasRetry
-	}
-	t.opts = o
+	t.input = input
 	return t
 }
 
@@ -97,10 +99,6 @@ func (t *Task[T]) DrainTo(d *Drain[T]) *Task[T] {
 // panic ends the tries at once.
 func (t *Task[T]) WithRetry(attempts uint, sleep time.Duration) Worker {
 	p := newRetryPolicy(attempts, sleep)
-	if t.opts != nil && t.opts.input != nil {
-		t.opts = &taskOptions{input: t.opts.input, retry: p, hasRetry: true}
-		return t
-	}
 	o := lastRetry.Load()
 	if o == nil || o.retry != p {
 		o = &taskOptions{retry: p, hasRetry: true}
@@ -114,26 +112,48 @@ func (t *Task[T]) WithRetry(attempts uint, sleep time.Duration) Worker {
 // context.Background, and returns its last error. A panic in t's function
 // propagates, as in any function call; only a [Pool] recovers panics.
 func (t *Task[T]) Execute() error {
-	return t.run(context.Background(), retryPolicy{})
+	var tries int
+	return t.run(context.Background(), retryPolicy{}, &tries)
 }
 
-// run tries t with ctx, under its own retry policy or else under fallback.
-func (t *Task[T]) run(ctx context.Context, fallback retryPolicy) error {
-	a := Args[T]{Drainer: t.drain, Context: ctx, Attempt: 1}
+// run tries t with ctx, under its own retry policy or else under fallback,
+// and counts its tries.
+func (t *Task[T]) run(ctx context.Context, fallback retryPolicy, tries *int) error {
+	a := Args[T]{Input: t.input, Drainer: t.drain, Context: ctx, Attempt: 1}
 	p := fallback
-	if o := t.opts; o != nil {
-		a.Input, _ = o.input.(*T)
-		if o.hasRetry {
-			p = o.retry
-		}
+	if o := t.opts; o != nil && o.hasRetry {
+		p = o.retry
 	}
+	*tries = 1
 	err := t.fn(a)
 	if err == nil {
 		return nil
 	}
 	return p.retry(ctx, err, func(attempt int) error {
-		a.Attempt = attempt
+		a.Attempt, *tries = attempt, attempt
 		return t.fn(a)
+	})
+}
+
+// ownsRetry reports whether t has a retry policy of its own.
+func (t *Task[T]) ownsRetry() bool { return t.opts != nil && t.opts.hasRetry }
+
+// runWorker runs w, a Worker other than a *Task, through Execute under the
+// pool's retry policy. A Worker that embeds a *Task with a policy of its own
+// is retried by that policy alone, inside Execute, so that tries never
+// multiply.
+func runWorker(ctx context.Context, w Worker, fallback retryPolicy, tries *int) error {
+	if t, ok := w.(task); ok && t.ownsRetry() {
+		fallback = retryPolicy{}
+	}
+	*tries = 1
+	err := w.Execute()
+	if err == nil {
+		return nil
+	}
+	return fallback.retry(ctx, err, func(attempt int) error {
+		*tries = attempt
+		return w.Execute()
 	})
 }
 
@@ -154,7 +174,8 @@ func (t *Task[T]) self() Worker { return t }
 // task is what the pool needs of a [*Task], whatever its T.
 type task interface {
 	Worker
-	run(ctx context.Context, fallback retryPolicy) error
+	run(ctx context.Context, fallback retryPolicy, tries *int) error
+	ownsRetry() bool
 	feed() *feed
 	self() Worker
 }

@@ -1,0 +1,56 @@
+package gopool
+
+// Stats are the counters of a [Pool] and of every pool below it, since the
+// pool was made. Each counter but Running and Pending only grows. Whenever
+// the pools are quiescent (no Go in progress and no task running),
+//
+//	Submitted == Running + Pending + Succeeded + Failed + Canceled + Skipped
+type Stats struct {
+	Running   int    // task bodies running now
+	Pending   int    // registered, not yet started: queued, or waiting at a limit
+	Submitted uint64 // tasks ever registered (handed to Go)
+	Succeeded uint64 // returned nil
+	Failed    uint64 // failures, the ones Wait reports (panics and Goexit included)
+	Panicked  uint64 // the part of Failed that panicked
+	Canceled  uint64 // returned only an echo of their batch's cancellation
+	Skipped   uint64 // never started: cut by fail-fast, Close or a done context
+	Retries   uint64 // tries beyond the first
+}
+
+// counts is what Stats reports of a pool, kept under its tree's lock, and
+// the slots taken at the pool's limit.
+type counts struct {
+	running, pending int
+	active           int // tasks admitted and not finished: slots taken at the limit
+	submitted        uint64
+	succeeded        uint64
+	failed           uint64
+	panicked         uint64
+	canceled         uint64
+	skipped          uint64
+	retries          uint64
+}
+
+// Stats returns p's counters, which cover p and every pool below it. It
+// allocates nothing and is safe to call at any time, also from a task.
+// Tasks handed to Go after a Close count as Submitted and Skipped; a task
+// counts as Pending from the moment it is registered, also while its Go
+// waits at a limit, and a retried task's tries beyond the first count in
+// Retries when it finishes.
+func (p *Pool) Stats() Stats {
+	t := p.tree()
+	t.mu.Lock()
+	c := p.st
+	t.mu.Unlock()
+	return Stats{
+		Running:   c.running,
+		Pending:   c.pending,
+		Submitted: c.submitted,
+		Succeeded: c.succeeded,
+		Failed:    c.failed,
+		Panicked:  c.panicked,
+		Canceled:  c.canceled,
+		Skipped:   c.skipped,
+		Retries:   c.retries,
+	}
+}

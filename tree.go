@@ -1,0 +1,135 @@
+package gopool
+
+import "sync"
+
+// tree is the state that a root pool shares with every sub-pool below it:
+// one lock, the queue of admitted tasks, the workers that run them, and the
+// order in which tasks blocked at a limit are admitted. Every field, and
+// every field of the pools and batches of the tree, is guarded by mu.
+type tree struct {
+	mu sync.Mutex
+
+	queue   fifo      // admitted tasks of every batch, not yet started
+	hasWork sync.Cond // idle workers wait for the queue
+
+	registered int // tasks registered in the tree, not yet finished or skipped
+	running    int // task bodies running in the tree
+	workers    int // worker goroutines alive
+	idle       int // workers waiting on hasWork, not yet signalled
+
+	blocked batchList // batches with a Go call blocked at a limit
+	live    batchList // batches started and not yet ended
+	tickets uint64    // tasks ever blocked at a limit: orders their admission
+}
+
+// admissibleLocked reports whether every limit on p's path has a free slot.
+func (p *Pool) admissibleLocked() bool {
+	for a := p; a != nil; a = a.parent {
+		if a.limit > 0 && a.st.active >= a.limit {
+			return false
+		}
+	}
+	return true
+}
+
+// admitLocked takes a slot at every limit on the path of e's pool and
+// queues e for a worker.
+func (t *tree) admitLocked(e entry) {
+	for a := e.b.pool; a != nil; a = a.parent {
+		a.st.active++
+	}
+	t.queue.push(e)
+	t.ensureWorkerLocked()
+}
+
+// releaseLocked frees the slots that a task of p held, and hands them on:
+// in the order they blocked, each blocked task that every limit on its path
+// now admits is admitted, until none is.
+func (t *tree) releaseLocked(p *Pool) {
+	for a := p; a != nil; a = a.parent {
+		a.st.active--
+	}
+	for t.blocked.head != nil {
+		var next *batch
+		for b := t.blocked.head; b != nil; b = b.links[blockedList].next {
+			if (next == nil || b.waiting.peek().ticket < next.waiting.peek().ticket) && b.pool.admissibleLocked() {
+				next = b
+			}
+		}
+		if next == nil {
+			return
+		}
+		next.admitWaiterLocked()
+	}
+}
+
+// ensureWorkerLocked makes sure some worker that is not running a task will
+// look at the queue: if none is awake, it wakes an idle one or starts one.
+// Called whenever the queue may hold a task, it keeps every queued task
+// reachable even when all running tasks block.
+func (t *tree) ensureWorkerLocked() {
+	if t.workers-t.running-t.idle > 0 {
+		return
+	}
+	if t.idle > 0 {
+		t.idle--
+		t.hasWork.Signal()
+		return
+	}
+	t.workers++
+	l := launchers.Get().(*launcher)
+	l.t = t
+	go l.start()
+}
+
+// unregisterLocked records that n registered tasks finished or were skipped;
+// once none is left, idle workers exit.
+func (t *tree) unregisterLocked(n int) {
+	t.registered -= n
+	if t.registered == 0 && t.idle > 0 {
+		t.idle = 0
+		t.hasWork.Broadcast()
+	}
+}
+
+// batchList is an intrusive doubly linked list of batches, through the
+// links[which] of each batch.
+type batchList struct{ head *batch }
+
+const (
+	blockedList = iota // tree.blocked
+	liveList           // tree.live
+)
+
+type listLink struct {
+	prev, next *batch
+	in         bool
+}
+
+func (l *batchList) push(b *batch, which int) {
+	lb := &b.links[which]
+	if lb.in {
+		return
+	}
+	lb.in, lb.prev, lb.next = true, nil, l.head
+	if l.head != nil {
+		l.head.links[which].prev = b
+	}
+	l.head = b
+}
+
+func (l *batchList) remove(b *batch, which int) {
+	lb := &b.links[which]
+	if !lb.in {
+		return
+	}
+	if lb.prev != nil {
+		lb.prev.links[which].next = lb.next
+	} else {
+		l.head = lb.next
+	}
+	if lb.next != nil {
+		lb.next.links[which].prev = lb.prev
+	}
+	*lb = listLink{}
+}

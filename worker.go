@@ -1,0 +1,160 @@
+package gopool
+
+import (
+	"runtime"
+	"runtime/debug"
+	"sync"
+)
+
+// A launcher starts a worker for a tree without allocating: "go" needs a
+// func value, and a method value bound to the tree would be allocated for
+// every worker. A launcher carries its tree to exactly the goroutine it
+// starts, and is recycled with the func value it is bound to.
+type launcher struct {
+	t     *tree
+	start func()
+}
+
+var launchers sync.Pool
+
+func init() {
+	launchers.New = func() any {
+		l := new(launcher)
+		l.start = l.run
+		return l
+	}
+}
+
+func (l *launcher) run() {
+	t := l.t
+	l.t = nil
+	launchers.Put(l)
+	t.work()
+}
+
+// work runs queued tasks, of any batch of the tree, until none is left to
+// come.
+func (t *tree) work() {
+	var (
+		cur      entry
+		tries    int
+		returned bool
+	)
+	defer func() {
+		if !returned {
+			// A task called runtime.Goexit, so this goroutine is ending:
+			// finish the task and let another worker take the queue.
+			t.mu.Lock()
+			cur.b.finishLocked(failed, errGoexit, tries)
+			t.workers--
+			if t.queue.n > 0 {
+				t.ensureWorkerLocked()
+			}
+			t.mu.Unlock()
+		}
+	}()
+	t.mu.Lock()
+	for {
+		cur = t.nextLocked()
+		if cur.w == nil {
+			break
+		}
+		t.mu.Unlock()
+		err := cur.b.execute(cur.w, &tries)
+		o, err := cur.b.judge(err)
+		t.mu.Lock()
+		cur.b.finishLocked(o, err, tries)
+	}
+	t.workers--
+	t.mu.Unlock()
+	returned = true
+}
+
+// nextLocked returns the next task to run, skipping tasks of cancelled
+// batches. With the queue empty, it waits while registered tasks remain,
+// and otherwise returns nothing, so that no worker outlives the tree's work
+// even if Wait is never called; before that, it yields once, since a
+// producer that just got a slot is likely to submit again.
+func (t *tree) nextLocked() entry {
+	yielded := false
+	for {
+		if t.queue.n == 0 {
+			if t.registered == 0 {
+				if yielded {
+					return entry{}
+				}
+				yielded = true
+				t.mu.Unlock()
+				runtime.Gosched()
+				t.mu.Lock()
+				continue
+			}
+			t.idle++
+			t.hasWork.L = &t.mu
+			t.hasWork.Wait()
+			continue
+		}
+		e := t.queue.pop()
+		if e.b.cancelledLocked() {
+			e.b.skipLocked(e.w, true)
+			continue
+		}
+		e.b.startLocked()
+		if t.queue.n > 0 {
+			t.ensureWorkerLocked()
+		}
+		return e
+	}
+}
+
+// execute runs w with the batch as its context, turning a panic into a
+// *PanicError, and counts its tries. The drain w feeds learns that w
+// finished whatever happens.
+func (b *batch) execute(w Worker, tries *int) (err error) {
+	t, isTask := asTask(w)
+	returned := false
+	defer func() {
+		if isTask {
+			if f := t.feed(); f != nil {
+				f.done()
+			}
+		}
+		if !returned {
+			// A panic; or runtime.Goexit, which recover does not stop and
+			// work accounts for.
+			err = &PanicError{Value: recover(), Stack: debug.Stack()}
+		}
+	}()
+	*tries = 1
+	if isTask {
+		err = t.run(b, b.pool.retry, tries)
+	} else {
+		err = runWorker(b, w, b.pool.retry, tries)
+	}
+	returned = true
+	return err
+}
+
+// judge classifies the error a task returned. It runs without the lock: an
+// echo is recognised through the error's own methods, which are the
+// caller's code, and a panic in one of them becomes the task's failure.
+func (b *batch) judge(err error) (o outcome, failure error) {
+	if err == nil {
+		return succeeded, nil
+	}
+	if _, ok := err.(*PanicError); ok {
+		return panicked, err
+	}
+	if !b.contextDone() {
+		return failed, err
+	}
+	defer func() {
+		if v := recover(); v != nil {
+			o, failure = panicked, &PanicError{Value: v, Stack: debug.Stack()}
+		}
+	}()
+	if echoes(err, b.contextErr()) {
+		return canceled, nil
+	}
+	return failed, err
+}
