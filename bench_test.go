@@ -15,8 +15,10 @@ package gopool_test
 // allocation of the *Task is counted, as it is in real use.
 
 import (
+	"context"
 	"errors"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -545,5 +547,309 @@ func BenchmarkRetry(b *testing.B) {
 	})
 	b.Run("GoPoolPoolRetry", func(b *testing.B) {
 		benchGoPool(b, gopool.NewPool().WithRetry(3, time.Millisecond), tinyTask)
+	})
+}
+
+// checkSubWaits runs one batch of counted tiny tasks on a sub-pool of root,
+// before the timed loop (which b.Loop starts afresh), and fails b unless the
+// sub-pool's Wait returned after every one of them: the timed batches check
+// only the tasks' errors, as Batch's do.
+func checkSubWaits(b *testing.B, root *gopool.Pool) {
+	b.Helper()
+	var done atomic.Int64
+	count := func(gopool.Args[int]) error {
+		defer done.Add(1)
+		return tiny()
+	}
+	p := root.Sub()
+	for range batchSize {
+		p.Go(gopool.NewTask(count))
+	}
+	if err := p.Wait(); err != nil {
+		b.Fatal(err)
+	}
+	if got := done.Load(); got != batchSize {
+		b.Fatalf("Wait returned after %d of its %d tasks", got, batchSize)
+	}
+}
+
+// BenchmarkSubBatch is Batch under a limit shared by every batch, as a
+// service whose requests share one budget of concurrency would run it: one
+// root pool limited to GOMAXPROCS is made once, and each operation is one
+// batch of 64 tiny tasks on a new sub-pool of it (root.Sub()), then the
+// sub-pool's Wait. errgroup cannot share a limit between groups: ErrGroup
+// is a new group per batch limited to GOMAXPROCS on its own, a weaker
+// guarantee than gopool's. GoSemaphore is goroutines and a WaitGroup per
+// batch under one semaphore channel shared by every batch, the hand-rolled
+// shared limit; Workers, being long-lived, share their limit too.
+func BenchmarkSubBatch(b *testing.B) {
+	n := runtime.GOMAXPROCS(0)
+	b.Run("Inline", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			for range batchSize {
+				if err := tiny(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+	})
+	b.Run("Workers", func(b *testing.B) {
+		b.ReportAllocs()
+		w := startWorkers(n, runTiny)
+		defer w.stop()
+		for b.Loop() {
+			for i := range batchSize {
+				w.submit(i)
+			}
+			if err := w.wait(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("GoPool", func(b *testing.B) {
+		b.ReportAllocs()
+		root := gopool.NewPool().WithLimit(n)
+		checkSubWaits(b, root)
+		for b.Loop() {
+			p := root.Sub()
+			for range batchSize {
+				p.Go(gopool.NewTask(tinyTask))
+			}
+			if err := p.Wait(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("ErrGroup", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			var g errgroup.Group
+			g.SetLimit(n)
+			for range batchSize {
+				g.Go(tiny)
+			}
+			if err := g.Wait(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("GoSemaphore", func(b *testing.B) {
+		b.ReportAllocs()
+		sem := make(chan struct{}, n)
+		for b.Loop() {
+			var (
+				wg     sync.WaitGroup
+				failed atomic.Bool
+			)
+			run := func() {
+				defer func() { <-sem }()
+				if tiny() != nil {
+					failed.Store(true)
+				}
+			}
+			for range batchSize {
+				sem <- struct{}{}
+				wg.Go(run)
+			}
+			wg.Wait()
+			if failed.Load() {
+				b.Fatal(errBadSum)
+			}
+		}
+	})
+}
+
+// mapInputs are the inputs of BenchmarkMap: tinyN+i for the i-th, so that
+// every output differs and one out of order fails; mapWant[i] is the
+// output of the i-th.
+var mapInputs, mapWant = func() (in, want []int) {
+	for i := range batchSize {
+		n := tinyN + i
+		in = append(in, n)
+		want = append(want, n*(n-1)/2)
+	}
+	return in, want
+}()
+
+// tinyMap is the tiny task as a function for gopool.Map: it sums
+// 0..in-1.
+func tinyMap(_ context.Context, in int) (int, error) { return sumTo(in), nil }
+
+// checkMap fails b unless out holds mapWant, in order.
+func checkMap(b *testing.B, out []int) {
+	b.Helper()
+	if !slices.Equal(out, mapWant) {
+		b.Fatalf("got %v, want %v", out, mapWant)
+	}
+}
+
+// BenchmarkMap maps the 64 mapInputs through the tiny task, outputs in
+// input order, into a new slice per operation; one operation is one map of
+// 64 inputs. GoPool is gopool.Map on a root pool limited to GOMAXPROCS,
+// made once; GoPoolNil is gopool.Map with a nil pool (no limit).
+// ErrGroupIndex is a new errgroup per map, limited to GOMAXPROCS, whose
+// tasks write by index into a slice made beforehand.
+func BenchmarkMap(b *testing.B) {
+	n := runtime.GOMAXPROCS(0)
+	b.Run("Inline", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			out := make([]int, len(mapInputs))
+			for i, in := range mapInputs {
+				out[i] = sumTo(in)
+			}
+			checkMap(b, out)
+		}
+	})
+	b.Run("Workers", func(b *testing.B) {
+		b.ReportAllocs()
+		var out []int
+		w := startWorkers(n, func(i int) error {
+			out[i] = sumTo(mapInputs[i])
+			return nil
+		})
+		defer w.stop()
+		for b.Loop() {
+			out = make([]int, len(mapInputs))
+			for i := range mapInputs {
+				w.submit(i)
+			}
+			if err := w.wait(); err != nil {
+				b.Fatal(err)
+			}
+			checkMap(b, out)
+		}
+	})
+	b.Run("GoPool", func(b *testing.B) {
+		b.ReportAllocs()
+		root := gopool.NewPool().WithLimit(n)
+		for b.Loop() {
+			out, err := gopool.Map(root, mapInputs, tinyMap)
+			if err != nil {
+				b.Fatal(err)
+			}
+			checkMap(b, out)
+		}
+	})
+	b.Run("GoPoolNil", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			out, err := gopool.Map(nil, mapInputs, tinyMap)
+			if err != nil {
+				b.Fatal(err)
+			}
+			checkMap(b, out)
+		}
+	})
+	b.Run("ErrGroupIndex", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			var g errgroup.Group
+			g.SetLimit(n)
+			out := make([]int, len(mapInputs))
+			for i, in := range mapInputs {
+				g.Go(func() error {
+					out[i] = sumTo(in)
+					return nil
+				})
+			}
+			if err := g.Wait(); err != nil {
+				b.Fatal(err)
+			}
+			checkMap(b, out)
+		}
+	})
+}
+
+// tinyInputTask sends the sum of 0..*Input-1 to the task's drain.
+func tinyInputTask(a gopool.Args[int]) error {
+	a.Drainer.Send(sumTo(*a.Input))
+	return nil
+}
+
+// BenchmarkInput is FanoutDrain where each task gets its own input, an int
+// (tinyN) that it sums up to: gopool's through
+// NewTask(tinyInputTask).WithInput(&v).DrainTo(d), the others' captured by
+// a closure made per task; one operation is one task, so the input's
+// allocation (v, or the closure) counts in every row but Inline's.
+func BenchmarkInput(b *testing.B) {
+	b.Run("Inline", func(b *testing.B) {
+		b.ReportAllocs()
+		var results []int
+		for range b.N {
+			v := tinyN
+			results = append(results, sumTo(v))
+		}
+		b.StopTimer()
+		checkSums(b, results)
+	})
+	b.Run("Workers", func(b *testing.B) {
+		inputs := make([]int, b.N)
+		results := make([]int, b.N)
+		for i := range inputs {
+			inputs[i] = tinyN
+		}
+		benchWorkers(b, func(i int) error {
+			results[i] = sumTo(inputs[i])
+			return nil
+		})
+		b.StopTimer()
+		checkSums(b, results)
+	})
+	b.Run("GoPool", func(b *testing.B) {
+		b.ReportAllocs()
+		d := gopool.NewDrainer[int]()
+		p := gopool.NewPool()
+		for range b.N {
+			v := tinyN
+			p.Go(gopool.NewTask(tinyInputTask).WithInput(&v).DrainTo(d))
+		}
+		if err := p.Wait(); err != nil {
+			b.Fatal(err)
+		}
+		results := d.Drain()
+		b.StopTimer()
+		checkSums(b, results)
+	})
+	b.Run("ErrGroupMutexAppend", func(b *testing.B) {
+		b.ReportAllocs()
+		var (
+			g       errgroup.Group
+			mu      sync.Mutex
+			results []int
+		)
+		for range b.N {
+			v := tinyN
+			g.Go(func() error {
+				s := sumTo(v)
+				mu.Lock()
+				results = append(results, s)
+				mu.Unlock()
+				return nil
+			})
+		}
+		if err := g.Wait(); err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		checkSums(b, results)
+	})
+	b.Run("ErrGroupIndex", func(b *testing.B) {
+		b.ReportAllocs()
+		var g errgroup.Group
+		results := make([]int, b.N)
+		for i := range b.N {
+			v := tinyN
+			g.Go(func() error {
+				results[i] = sumTo(v)
+				return nil
+			})
+		}
+		if err := g.Wait(); err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		checkSums(b, results)
 	})
 }

@@ -12,8 +12,10 @@ package benchmarks_test
 // blocks while the limit is reached; pond then starts a goroutine per task.
 
 import (
+	"context"
 	"errors"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -23,6 +25,7 @@ import (
 	"github.com/gammazero/workerpool"
 	"github.com/panjf2000/ants/v2"
 	gopool "github.com/rubengp99/go-pool"
+	"github.com/sourcegraph/conc/iter"
 	"github.com/sourcegraph/conc/pool"
 	"golang.org/x/sync/errgroup"
 )
@@ -569,5 +572,433 @@ func BenchmarkBatch(b *testing.B) {
 			p.StopWait()
 		}
 		f.check(b)
+	})
+}
+
+// checkSubWaits runs one batch of counted tiny tasks on a sub-pool of root,
+// before the timed loop (which b.Loop starts afresh), and fails b unless the
+// sub-pool's Wait returned after every one of them.
+func checkSubWaits(b *testing.B, root *gopool.Pool) {
+	b.Helper()
+	var done atomic.Int64
+	count := func(gopool.Args[int]) error {
+		defer done.Add(1)
+		return tiny()
+	}
+	p := root.Sub()
+	for range batchSize {
+		p.Go(gopool.NewTask(count))
+	}
+	if err := p.Wait(); err != nil {
+		b.Fatal(err)
+	}
+	if got := done.Load(); got != batchSize {
+		b.Fatalf("Wait returned after %d of its %d tasks", got, batchSize)
+	}
+}
+
+// BenchmarkSubBatch is Batch under a limit of GOMAXPROCS shared by every
+// batch; one operation is one batch of 64 tiny tasks. GoPool runs each
+// batch on a new sub-pool (root.Sub()) of one limited root pool; PondGroup
+// on a new group of one pond pool limited to GOMAXPROCS, PondSubpool on a
+// new pond subpool (NewSubpool(GOMAXPROCS)) of it, and Ants on one ants
+// pool of GOMAXPROCS with a WaitGroup per batch: all share their limit.
+// errgroup and conc cannot share a limit between groups: ErrGroup and Conc
+// are a new group (pool) per batch limited to GOMAXPROCS on its own.
+func BenchmarkSubBatch(b *testing.B) {
+	n := runtime.GOMAXPROCS(0)
+	b.Run("Inline", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			for range batchSize {
+				if err := tiny(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+	})
+	b.Run("Workers", func(b *testing.B) {
+		b.ReportAllocs()
+		w := startWorkers(n, runTiny)
+		defer w.stop()
+		for b.Loop() {
+			for i := range batchSize {
+				w.submit(i)
+			}
+			if err := w.wait(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("GoPool", func(b *testing.B) {
+		b.ReportAllocs()
+		root := gopool.NewPool().WithLimit(n)
+		checkSubWaits(b, root)
+		for b.Loop() {
+			p := root.Sub()
+			for range batchSize {
+				p.Go(gopool.NewTask(tinyTask))
+			}
+			if err := p.Wait(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("ErrGroup", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			var g errgroup.Group
+			g.SetLimit(n)
+			for range batchSize {
+				g.Go(tiny)
+			}
+			if err := g.Wait(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("PondGroup", func(b *testing.B) {
+		b.ReportAllocs()
+		p := pond.NewPool(n)
+		defer p.StopAndWait()
+		for b.Loop() {
+			g := p.NewGroup()
+			for range batchSize {
+				g.SubmitErr(tiny)
+			}
+			if err := g.Wait(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("PondSubpool", func(b *testing.B) {
+		b.ReportAllocs()
+		var f failures
+		run := f.wrap(tiny)
+		p := pond.NewPool(n)
+		defer p.StopAndWait()
+		for b.Loop() {
+			sp := p.NewSubpool(n)
+			for range batchSize {
+				if err := sp.Go(run); err != nil {
+					b.Fatal(err)
+				}
+			}
+			sp.StopAndWait()
+		}
+		f.check(b)
+	})
+	b.Run("Ants", func(b *testing.B) {
+		b.ReportAllocs()
+		var (
+			f  failures
+			wg sync.WaitGroup
+		)
+		p, err := ants.NewPool(n)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer p.ReleaseTimeout(time.Minute)
+		run := f.wrap(tiny)
+		done := func() {
+			defer wg.Done()
+			run()
+		}
+		for b.Loop() {
+			for range batchSize {
+				wg.Add(1)
+				if err := p.Submit(done); err != nil {
+					b.Fatal(err)
+				}
+			}
+			wg.Wait()
+		}
+		f.check(b)
+	})
+	b.Run("Conc", func(b *testing.B) {
+		b.ReportAllocs()
+		var f failures
+		run := f.wrap(tiny)
+		for b.Loop() {
+			p := pool.New().WithMaxGoroutines(n)
+			for range batchSize {
+				p.Go(run)
+			}
+			p.Wait()
+		}
+		f.check(b)
+	})
+}
+
+// mapInputs are the inputs of BenchmarkMap: tinyN+i for the i-th, so that
+// every output differs and one out of order fails; mapWant[i] is the
+// output of the i-th.
+var mapInputs, mapWant = func() (in, want []int) {
+	for i := range batchSize {
+		n := tinyN + i
+		in = append(in, n)
+		want = append(want, n*(n-1)/2)
+	}
+	return in, want
+}()
+
+func tinyMap(_ context.Context, in int) (int, error) { return sumTo(in), nil }
+
+// checkMap fails b unless out holds mapWant, in order.
+func checkMap(b *testing.B, out []int) {
+	b.Helper()
+	if !slices.Equal(out, mapWant) {
+		b.Fatalf("got %v, want %v", out, mapWant)
+	}
+}
+
+// BenchmarkMap maps the 64 mapInputs through the tiny task, outputs in
+// input order, at most GOMAXPROCS at once; one operation is one map of 64
+// inputs. GoPool is gopool.Map on one limited root pool, GoPoolNil
+// gopool.Map with a nil pool (no limit); ErrGroupIndex is a new limited
+// errgroup per map whose tasks write by index into a slice made
+// beforehand; Conc is conc's iter.Mapper with MaxGoroutines, MapErr;
+// PondGroup is a new result group per map on one limited pond result pool,
+// whose Wait returns the outputs in the order they were submitted.
+func BenchmarkMap(b *testing.B) {
+	n := runtime.GOMAXPROCS(0)
+	b.Run("Inline", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			out := make([]int, len(mapInputs))
+			for i, in := range mapInputs {
+				out[i] = sumTo(in)
+			}
+			checkMap(b, out)
+		}
+	})
+	b.Run("Workers", func(b *testing.B) {
+		b.ReportAllocs()
+		var out []int
+		w := startWorkers(n, func(i int) error {
+			out[i] = sumTo(mapInputs[i])
+			return nil
+		})
+		defer w.stop()
+		for b.Loop() {
+			out = make([]int, len(mapInputs))
+			for i := range mapInputs {
+				w.submit(i)
+			}
+			if err := w.wait(); err != nil {
+				b.Fatal(err)
+			}
+			checkMap(b, out)
+		}
+	})
+	b.Run("GoPool", func(b *testing.B) {
+		b.ReportAllocs()
+		root := gopool.NewPool().WithLimit(n)
+		for b.Loop() {
+			out, err := gopool.Map(root, mapInputs, tinyMap)
+			if err != nil {
+				b.Fatal(err)
+			}
+			checkMap(b, out)
+		}
+	})
+	b.Run("GoPoolNil", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			out, err := gopool.Map(nil, mapInputs, tinyMap)
+			if err != nil {
+				b.Fatal(err)
+			}
+			checkMap(b, out)
+		}
+	})
+	b.Run("ErrGroupIndex", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			var g errgroup.Group
+			g.SetLimit(n)
+			out := make([]int, len(mapInputs))
+			for i, in := range mapInputs {
+				g.Go(func() error {
+					out[i] = sumTo(in)
+					return nil
+				})
+			}
+			if err := g.Wait(); err != nil {
+				b.Fatal(err)
+			}
+			checkMap(b, out)
+		}
+	})
+	b.Run("Conc", func(b *testing.B) {
+		b.ReportAllocs()
+		m := iter.Mapper[int, int]{MaxGoroutines: n}
+		f := func(in *int) (int, error) { return sumTo(*in), nil }
+		for b.Loop() {
+			out, err := m.MapErr(mapInputs, f)
+			if err != nil {
+				b.Fatal(err)
+			}
+			checkMap(b, out)
+		}
+	})
+	b.Run("PondGroup", func(b *testing.B) {
+		b.ReportAllocs()
+		p := pond.NewResultPool[int](n)
+		defer p.StopAndWait()
+		for b.Loop() {
+			g := p.NewGroup()
+			for _, in := range mapInputs {
+				g.SubmitErr(func() (int, error) { return sumTo(in), nil })
+			}
+			out, err := g.Wait()
+			if err != nil {
+				b.Fatal(err)
+			}
+			checkMap(b, out)
+		}
+	})
+}
+
+func tinyInputTask(a gopool.Args[int]) error {
+	a.Drainer.Send(sumTo(*a.Input))
+	return nil
+}
+
+// sum appends the sum of 0..v-1 under the mutex.
+func (a *appender) sum(v int) {
+	s := sumTo(v)
+	a.mu.Lock()
+	a.results = append(a.results, s)
+	a.mu.Unlock()
+}
+
+// BenchmarkInput is FanoutDrain where each task gets its own input, an int
+// (tinyN) that it sums up to: gopool's through
+// NewTask(tinyInputTask).WithInput(&v).DrainTo(d), the others' captured by
+// a closure made per task; one operation is one task.
+func BenchmarkInput(b *testing.B) {
+	b.Run("Inline", func(b *testing.B) {
+		b.ReportAllocs()
+		var results []int
+		for range b.N {
+			v := tinyN
+			results = append(results, sumTo(v))
+		}
+		b.StopTimer()
+		checkSums(b, results)
+	})
+	b.Run("Workers", func(b *testing.B) {
+		inputs := make([]int, b.N)
+		results := make([]int, b.N)
+		for i := range inputs {
+			inputs[i] = tinyN
+		}
+		benchWorkers(b, func(i int) error {
+			results[i] = sumTo(inputs[i])
+			return nil
+		})
+		b.StopTimer()
+		checkSums(b, results)
+	})
+	b.Run("GoPool", func(b *testing.B) {
+		b.ReportAllocs()
+		d := gopool.NewDrainer[int]()
+		p := gopool.NewPool()
+		for range b.N {
+			v := tinyN
+			p.Go(gopool.NewTask(tinyInputTask).WithInput(&v).DrainTo(d))
+		}
+		if err := p.Wait(); err != nil {
+			b.Fatal(err)
+		}
+		results := d.Drain()
+		b.StopTimer()
+		checkSums(b, results)
+	})
+	b.Run("ErrGroupMutexAppend", func(b *testing.B) {
+		b.ReportAllocs()
+		var (
+			g errgroup.Group
+			a appender
+		)
+		for range b.N {
+			v := tinyN
+			g.Go(func() error {
+				a.sum(v)
+				return nil
+			})
+		}
+		if err := g.Wait(); err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		checkSums(b, a.results)
+	})
+	b.Run("Pond", func(b *testing.B) {
+		b.ReportAllocs()
+		p := pond.NewResultPool[int](0)
+		g := p.NewGroup()
+		for range b.N {
+			v := tinyN
+			g.Submit(func() int { return sumTo(v) })
+		}
+		results, err := g.Wait()
+		if err != nil {
+			b.Fatal(err)
+		}
+		p.StopAndWait()
+		b.StopTimer()
+		checkSums(b, results)
+	})
+	b.Run("Ants", func(b *testing.B) {
+		b.ReportAllocs()
+		var (
+			a  appender
+			wg sync.WaitGroup
+		)
+		p, err := ants.NewPool(0)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for range b.N {
+			v := tinyN
+			wg.Add(1)
+			if err := p.Submit(func() {
+				defer wg.Done()
+				a.sum(v)
+			}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		wg.Wait()
+		if err := p.ReleaseTimeout(time.Minute); err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		checkSums(b, a.results)
+	})
+	b.Run("Conc", func(b *testing.B) {
+		b.ReportAllocs()
+		p := pool.NewWithResults[int]()
+		for range b.N {
+			v := tinyN
+			p.Go(func() int { return sumTo(v) })
+		}
+		results := p.Wait()
+		b.StopTimer()
+		checkSums(b, results)
+	})
+	b.Run("WorkerPool", func(b *testing.B) {
+		b.ReportAllocs()
+		var a appender
+		p := workerpool.New(runtime.GOMAXPROCS(0))
+		for range b.N {
+			v := tinyN
+			p.Submit(func() { a.sum(v) })
+		}
+		p.StopWait()
+		b.StopTimer()
+		checkSums(b, a.results)
 	})
 }

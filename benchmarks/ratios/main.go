@@ -96,9 +96,11 @@ func (r results) ns(shape, impl string) float64 {
 	return ns
 }
 
-// tasksPerOp is how many tasks one operation of a shape runs.
+// tasksPerOp is how many tasks one operation of a shape runs: a batch of
+// 64 for Batch, SubBatch and Map, one task for the others.
 func tasksPerOp(shape string) float64 {
-	if shape == "Batch" {
+	switch shape {
+	case "Batch", "SubBatch", "Map":
 		return 64
 	}
 	return 1
@@ -108,15 +110,25 @@ func tasksPerOp(shape string) float64 {
 var baseline = map[string]string{
 	"Fanout":      "ErrGroup",
 	"FanoutDrain": "ErrGroupMutexAppend",
+	"Input":       "ErrGroupMutexAppend",
 	"Limited":     "ErrGroup",
 	"LimitedSlow": "ErrGroup",
 	"Batch":       "ErrGroup",
+	"SubBatch":    "ErrGroup",
+	"Map":         "ErrGroupIndex",
 	"Retry":       "GoPool",
 }
 
-var shapes = []string{"Fanout", "FanoutDrain", "Limited", "LimitedSlow", "Batch", "Retry"}
+var shapes = []string{"Fanout", "FanoutDrain", "Input", "Limited", "LimitedSlow", "Batch", "SubBatch", "Map", "Retry"}
 
-var peers = []string{"ErrGroup", "Pond", "PondNoQueue", "PondGroup", "Ants", "Conc", "WorkerPool"}
+// variants are the other gopool rows of a shape, printed under its GoPool
+// row with their ratio to it.
+var variants = map[string][]string{
+	"Map":   {"GoPoolNil"},
+	"Retry": {"GoPoolTaskRetry", "GoPoolPoolRetry"},
+}
+
+var peers = []string{"ErrGroup", "Pond", "PondNoQueue", "PondGroup", "PondSubpool", "Ants", "Conc", "WorkerPool"}
 
 func num(x float64, format string) string {
 	if math.IsNaN(x) {
@@ -169,13 +181,11 @@ func main() {
 			num(ns, "%.0f"), base, num(bns, "%.0f"), num(ns/bns, "%.2fx"),
 			num(over, "%+.0f ns"), num(floor, "%+.0f ns"), num(over/floor, "%.2fx"),
 			num(allocs, "%.0f"), num(bytes, "%.0f"))
-		if shape == "Retry" {
-			for _, impl := range []string{"GoPoolTaskRetry", "GoPoolPoolRetry"} {
-				rns, rbytes, rallocs := root.get(shape, impl)
-				fmt.Fprintf(w, "  %s\t%s\tGoPool\t%s\t%s\t%s\t\t\t%s\t%s\t\n", impl,
-					num(rns, "%.0f"), num(ns, "%.0f"), num(rns/ns, "%.2fx"),
-					num(rns-inline, "%+.0f ns"), num(rallocs, "%.0f"), num(rbytes, "%.0f"))
-			}
+		for _, impl := range variants[shape] {
+			rns, rbytes, rallocs := root.get(shape, impl)
+			fmt.Fprintf(w, "  %s\t%s\tGoPool\t%s\t%s\t%s\t\t\t%s\t%s\t\n", impl,
+				num(rns, "%.0f"), num(ns, "%.0f"), num(rns/ns, "%.2fx"),
+				num((rns-inline)/k, "%+.0f ns"), num(rallocs, "%.0f"), num(rbytes, "%.0f"))
 		}
 	}
 	w.Flush()
@@ -267,11 +277,19 @@ func checks(root, peer results, slack float64) {
 	check("Fanout", "GoPool allocs/op", allocs(root, "Fanout", "GoPool"), 1, "%.0f")
 	check("FanoutDrain", "GoPool / ErrGroupMutexAppend", ratio(root, "FanoutDrain", "GoPool", "ErrGroupMutexAppend"), 0.6, "%.2fx")
 	check("FanoutDrain", "GoPool allocs/op", allocs(root, "FanoutDrain", "GoPool"), 1, "%.0f")
+	check("Input", "GoPool / ErrGroupMutexAppend", ratio(root, "Input", "GoPool", "ErrGroupMutexAppend"), 0.6, "%.2fx")
+	check("Input", "GoPool allocs/op (1 is the input's)", allocs(root, "Input", "GoPool"), 2, "%.0f")
 	check("LimitedSlow", "GoPool / ErrGroup", ratio(root, "LimitedSlow", "GoPool", "ErrGroup"), 0.8, "%.2fx")
 	check("LimitedSlow", "GoPool allocs/op", allocs(root, "LimitedSlow", "GoPool"), 1, "%.0f")
 	check("Batch", "GoPool / ErrGroup", ratio(root, "Batch", "GoPool", "ErrGroup"), 0.9, "%.2fx")
 	check("Batch", "GoPool allocs/op", allocs(root, "Batch", "GoPool"), allocs(root, "Batch", "ErrGroup"), "%.0f")
 	check("Batch", "GoPool B/op", bytes(root, "Batch", "GoPool"), 2048, "%.0f")
+	check("SubBatch", "GoPool / ErrGroup (a limit per group, not shared)", ratio(root, "SubBatch", "GoPool", "ErrGroup"), 0.9, "%.2fx")
+	for _, p := range []string{"PondGroup", "PondSubpool"} {
+		check("SubBatch", "GoPool / "+p+" (benchmarks module)", ratio(peer, "SubBatch", "GoPool", p), 1, "%.2fx")
+	}
+	check("Map", "GoPool / ErrGroupIndex", ratio(root, "Map", "GoPool", "ErrGroupIndex"), 1, "%.2fx")
+	check("Map", "GoPool / Conc iter.MapErr (benchmarks module)", ratio(peer, "Map", "GoPool", "Conc"), 1, "%.2fx")
 	for _, impl := range []string{"GoPoolTaskRetry", "GoPoolPoolRetry"} {
 		check("Retry", impl+" / GoPool", ratio(root, "Retry", impl, "GoPool"), 1.05, "%.2fx")
 		check("Retry", impl+" allocs/op", allocs(root, "Retry", impl), allocs(root, "Retry", "GoPool"), "%.0f")
