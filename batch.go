@@ -12,9 +12,10 @@ type batch struct {
 	pool  *Pool
 	links [2]listLink // in tree.blocked and tree.live
 
-	waiting  fifo   // tasks of Go calls blocked at a limit, not yet admitted
+	waiting  fifo   // tasks of Go calls blocked at a limit (see admit.go)
+	held     fifo   // tasks admitted to the queues, waiting for a slot
 	tickets  uint64 // tasks ever pushed to waiting
-	admitted uint64 // tasks ever admitted from waiting
+	admitted uint64 // tasks ever taken from waiting
 	blocked  int    // Go calls waiting for admission
 
 	pending int // tasks registered and not yet finished or skipped
@@ -53,47 +54,13 @@ func (p *Pool) batchLocked() (*batch, bool) {
 	return b, true
 }
 
-// registerLocked registers n tasks with b: b's Wait now waits for them.
-func (b *batch) registerLocked(n int) {
-	b.pending += n
-	b.pool.tree().registered += n
-	for a := b.pool; a != nil; a = a.parent {
-		a.st.submitted += uint64(n)
-		a.st.pending += n
-	}
-}
-
-// blockLocked queues w behind the limit and waits until a finishing task
-// admits it or the batch is cancelled, which skips it.
-func (b *batch) blockLocked(w Worker) {
-	t := b.pool.tree()
-	if b.waiting.n == 0 {
-		t.blocked.push(b, blockedList)
-	}
-	b.waiting.push(entry{w: w, b: b, ticket: t.tickets})
-	t.tickets++
-	ticket := b.tickets
-	b.tickets++
-	b.blocked++
-	for b.admitted <= ticket && !b.cancelledLocked() {
-		b.space.Wait()
-	}
-	b.blocked--
-}
-
-// admitWaiterLocked admits b's oldest blocked task.
-func (b *batch) admitWaiterLocked() {
-	t := b.pool.tree()
-	e := b.waiting.pop()
-	if b.waiting.n == 0 {
-		t.blocked.remove(b, blockedList)
-	}
-	b.admitted++
-	t.admitLocked(e)
-	if b.blocked == 1 {
-		b.space.Signal()
-	} else {
-		b.space.Broadcast() // the one admitted is among them
+// registerLocked registers w with b: b's Wait now waits for it, and so
+// does the Drain it feeds.
+func (b *batch) registerLocked(w Worker) {
+	b.pending++
+	b.pool.tree().registered++
+	if f := feedOf(w); f != nil {
+		f.pending.Add(1)
 	}
 }
 
@@ -143,27 +110,34 @@ func (b *batch) finishLocked(o outcome, err error, tries int) {
 			b.cancelLocked(err)
 		}
 	}
-	t.releaseLocked(p)
+	t.releaseLocked(p, true)
 	b.doneLocked()
 }
 
-// skipLocked records that w, a registered task of b, will never run. An
-// admitted task gives its slots back.
-func (b *batch) skipLocked(w Worker, admitted bool) {
-	if t, ok := asTask(w); ok {
+// skipLocked records that e, a registered task of b, will never run. A
+// task that held slots or queue space gives them back.
+func (b *batch) skipLocked(e entry, st state) {
+	if t, ok := asTask(e.w); ok {
 		if f := t.feed(); f != nil {
 			f.done()
 		}
 	}
 	for a := b.pool; a != nil; a = a.parent {
-		a.st.pending--
+		if e.uncounted {
+			a.st.submitted++
+		} else {
+			a.st.pending--
+		}
 		a.st.skipped++
 	}
 	if b.closing {
 		b.cutByClose = true
 	}
-	if admitted {
-		b.pool.tree().releaseLocked(b.pool)
+	switch st {
+	case isHeld:
+		b.pool.tree().releaseLocked(b.pool, false)
+	case isQueued:
+		b.pool.tree().releaseLocked(b.pool, true)
 	}
 	b.doneLocked()
 }
@@ -221,11 +195,16 @@ func (b *batch) setCancelledLocked(cause error) {
 	if cause != nil {
 		b.recordCauseLocked(cause)
 	}
-	if b.waiting.n > 0 {
-		for b.waiting.n > 0 {
-			b.skipLocked(b.waiting.pop().w, false)
-		}
+	if b.waiting.n > 0 || b.held.n > 0 {
 		b.pool.tree().blocked.remove(b, blockedList)
+		for b.waiting.n > 0 {
+			if e := b.popWaitingLocked(); e.w != nil {
+				b.skipLocked(e, isBlocked)
+			}
+		}
+		for b.held.n > 0 {
+			b.skipLocked(b.held.pop(), isHeld)
+		}
 	}
 	b.space.Broadcast()
 }
@@ -255,6 +234,7 @@ func (b *batch) waitLocked() {
 		b.ended = true
 		b.cancelLocked(context.Canceled)
 		b.waiting.release()
+		b.held.release()
 		t.live.remove(b, liveList)
 		if stops := b.stops; stops != nil {
 			b.stops = nil

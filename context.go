@@ -200,3 +200,18 @@ func stopAll(stops []func() bool) int {
 	}
 	return n
 }
+
+// pathCause returns the cause of the first done context on p's path, or
+// context.Canceled. It runs the contexts' code: call it without the lock.
+func (p *Pool) pathCause() error {
+	for a := p; a != nil; a = a.parent {
+		if a.done != nil {
+			select {
+			case <-a.done:
+				return causeOf(a.ctx)
+			default:
+			}
+		}
+	}
+	return context.Canceled
+}

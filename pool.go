@@ -34,6 +34,7 @@ type Pool struct {
 	hasCtx bool            // some pool on p's path has a done channel
 
 	limit    int // 0 means none
+	queue    int // tasks that may wait for a slot at the limit; 0 means none
 	retry    retryPolicy
 	failFast bool
 	closed   bool // Close was called: tasks handed to Go never run
@@ -133,12 +134,7 @@ func (p *Pool) mustBeIdleLocked(method string) {
 // limit: it could then wait for a slot held by itself.
 func (p *Pool) Go(tasks ...Worker) *Pool {
 	for _, w := range tasks {
-		if w == nil {
-			panic("gopool: Go called with a nil Worker")
-		}
-		if t, ok := asTask(w); ok {
-			t.feed() // panics on a nil *Task
-		}
+		mustBeWorker(w)
 	}
 	if len(tasks) == 0 {
 		return p
@@ -146,6 +142,10 @@ func (p *Pool) Go(tasks ...Worker) *Pool {
 	t := p.tree()
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	var b *batch
+	if !p.closedLocked() {
+		b = p.openBatchLocked()
+	}
 	if p.closedLocked() {
 		p.lateSkip = true
 		for a := p; a != nil; a = a.parent {
@@ -154,32 +154,61 @@ func (p *Pool) Go(tasks ...Worker) *Pool {
 		}
 		return p
 	}
-	b, fresh := p.batchLocked()
-	b.registerLocked(len(tasks))
 	for _, w := range tasks {
-		if t, ok := asTask(w); ok {
-			if f := t.feed(); f != nil {
-				f.pending.Add(1)
-			}
-		}
+		b.registerLocked(w)
 	}
-	if fresh && p.hasCtx {
-		b.startWatchLocked()
-	}
+	p.countLocked(len(tasks))
 	for i, w := range tasks {
 		if b.cancelledLocked() {
 			for _, w := range tasks[i:] {
-				b.skipLocked(w, false)
+				b.skipLocked(entry{w: w, b: b}, isBlocked)
 			}
 			break
 		}
-		if !p.admissibleLocked() {
-			b.blockLocked(w)
-			continue
+		if e := (entry{w: w, b: b}); !t.placeLocked(e) {
+			b.blockLocked(e, nil)
 		}
-		t.admitLocked(entry{w: w, b: b})
 	}
 	return p
+}
+
+// mustBeWorker panics if w is nil, or a nil *Task, so that the mistake is
+// caught where it is made rather than in a worker.
+func mustBeWorker(w Worker) {
+	if w == nil {
+		panic("gopool: Go called with a nil Worker")
+	}
+	feedOf(w)
+}
+
+// feedOf returns the drain that w feeds, if w is a *Task with one.
+func feedOf(w Worker) *feed {
+	if t, ok := asTask(w); ok {
+		return t.feed() // panics on a nil *Task
+	}
+	return nil
+}
+
+// openBatchLocked returns p's current batch, starting one if there is
+// none. Starting one with contexts to watch unlocks the tree meanwhile.
+func (p *Pool) openBatchLocked() *batch {
+	for {
+		b, fresh := p.batchLocked()
+		if !fresh || !p.hasCtx {
+			return b
+		}
+		if b.startWatchLocked(); !b.ended {
+			return b
+		}
+	}
+}
+
+// countLocked counts n tasks registered with p in Stats.
+func (p *Pool) countLocked(n int) {
+	for a := p; a != nil; a = a.parent {
+		a.st.submitted += uint64(n)
+		a.st.pending += n
+	}
 }
 
 // closedLocked reports whether p or a pool above it is closed.

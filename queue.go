@@ -3,11 +3,13 @@ package gopool
 import "sync"
 
 // entry is a task on its way to a worker, with the batch it belongs to.
-// ticket orders the tasks blocked at a limit across the whole tree.
+// ticket orders the tasks blocked or held at a limit across the whole tree.
+// A nil w marks a task that its GoContext took back.
 type entry struct {
-	w      Worker
-	b      *batch
-	ticket uint64
+	w         Worker
+	b         *batch
+	ticket    uint64
+	uncounted bool // a task of GoContext: in Stats only once admitted
 }
 
 // fifo is a queue of entries in chunks recycled across batches and pools,
@@ -44,6 +46,19 @@ func (q *fifo) push(e entry) {
 
 // peek returns the oldest entry; the queue must not be empty.
 func (q *fifo) peek() *entry { return &q.head.items[q.r] }
+
+// find returns the entry with ticket, or nil.
+func (q *fifo) find(ticket uint64) *entry {
+	r := q.r
+	for c, n := q.head, q.n; n > 0; c, r = c.next, 0 {
+		for ; r < chunkSize && n > 0; r, n = r+1, n-1 {
+			if c.items[r].ticket == ticket {
+				return &c.items[r]
+			}
+		}
+	}
+	return nil
+}
 
 func (q *fifo) pop() entry {
 	c := q.head

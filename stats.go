@@ -21,7 +21,8 @@ type Stats struct {
 // the slots taken at the pool's limit.
 type counts struct {
 	running, pending int
-	active           int // tasks admitted and not finished: slots taken at the limit
+	active           int // tasks queued or running: slots taken at the limit
+	accepted         int // active, and held in queues: queue space taken at the limit
 	submitted        uint64
 	succeeded        uint64
 	failed           uint64

@@ -17,50 +17,9 @@ type tree struct {
 	workers    int // worker goroutines alive
 	idle       int // workers waiting on hasWork, not yet signalled
 
-	blocked batchList // batches with a Go call blocked at a limit
+	blocked batchList // batches with tasks blocked or held at a limit
 	live    batchList // batches started and not yet ended
-	tickets uint64    // tasks ever blocked at a limit: orders their admission
-}
-
-// admissibleLocked reports whether every limit on p's path has a free slot.
-func (p *Pool) admissibleLocked() bool {
-	for a := p; a != nil; a = a.parent {
-		if a.limit > 0 && a.st.active >= a.limit {
-			return false
-		}
-	}
-	return true
-}
-
-// admitLocked takes a slot at every limit on the path of e's pool and
-// queues e for a worker.
-func (t *tree) admitLocked(e entry) {
-	for a := e.b.pool; a != nil; a = a.parent {
-		a.st.active++
-	}
-	t.queue.push(e)
-	t.ensureWorkerLocked()
-}
-
-// releaseLocked frees the slots that a task of p held, and hands them on:
-// in the order they blocked, each blocked task that every limit on its path
-// now admits is admitted, until none is.
-func (t *tree) releaseLocked(p *Pool) {
-	for a := p; a != nil; a = a.parent {
-		a.st.active--
-	}
-	for t.blocked.head != nil {
-		var next *batch
-		for b := t.blocked.head; b != nil; b = b.links[blockedList].next {
-			if (next == nil || b.waiting.peek().ticket < next.waiting.peek().ticket) && b.pool.admissibleLocked() {
-				next = b
-			}
-		}
-		if next == nil {
-			return
-		}
-		next.admitWaiterLocked()
-	}
+	tickets uint64    // tasks ever blocked or held at a limit: orders their admission
 }
 
 // ensureWorkerLocked makes sure some worker that is not running a task will

@@ -96,7 +96,7 @@ func (t *tree) nextLocked() entry {
 		}
 		e := t.queue.pop()
 		if e.b.cancelledLocked() {
-			e.b.skipLocked(e.w, true)
+			e.b.skipLocked(e, isQueued)
 			continue
 		}
 		e.b.startLocked()
