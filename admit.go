@@ -341,14 +341,8 @@ func notAdmitted(ctx context.Context) error {
 }
 
 // skippedUnlock unlocks the tree and returns GoContext's error for a task
-// skipped by the batch's cancellation. The cause of a cancellation by a
-// context on the path may not be recorded yet: it is then asked of the
-// context, without the lock.
+// skipped by the batch's cancellation.
 func (b *batch) skippedUnlock() error {
-	cause := b.cause
 	b.pool.tree().mu.Unlock()
-	if cause == nil {
-		cause = b.pool.pathCause()
-	}
-	return fmt.Errorf("gopool: task skipped: %w", cause)
+	return fmt.Errorf("gopool: task skipped: %w", b.causeNow())
 }

@@ -236,9 +236,16 @@ func (b *batch) waitLocked() {
 		b.waiting.release()
 		b.held.release()
 		t.live.remove(b, liveList)
-		if stops := b.stops; stops != nil {
+		var unlink context.CancelFunc
+		if c := b.ctx.Load(); c != nil {
+			unlink = c.unlink
+		}
+		if stops := b.stops; stops != nil || unlink != nil {
 			b.stops = nil
 			t.mu.Unlock()
+			if unlink != nil {
+				unlink()
+			}
 			stopped := stopAll(stops)
 			t.mu.Lock()
 			b.unwatchLocked(stopped)

@@ -1,6 +1,7 @@
 package gopool
 
 import (
+	"cmp"
 	"context"
 	"runtime/debug"
 	"time"
@@ -10,21 +11,26 @@ import (
 // cancelled (by fail-fast, Close, or Wait ending it) or when a context on its
 // pool's path is done: the pool's own, from NewPoolWithContext or
 // SubWithContext, or one of an ancestor's. Deadline, Done, Err and Value
-// delegate to a context made on first use, which carries the values of the
-// nearest context on the path; Value also answers the context package's own
-// key, so context.Cause and derived contexts work.
+// delegate to a context made on first use; Value also answers the context
+// package's own key, so context.Cause and derived contexts work.
 
-// cancelable is a batch's context, made when a task first uses it.
+// cancelable is a batch's context, made when a task first uses it. ctx
+// derives from the nearest context on the pool's path through link, a
+// context of its own, so that the cancellation of that nearest context
+// reaches the tasks at once, as with any derived context, while cancelling
+// ctx, which the pool does under its lock, runs none of the caller's code:
+// only unlink, called without the lock once the batch ends, reaches the
+// caller's context. Contexts further up the path reach the batch through
+// its watches.
 type cancelable struct {
 	ctx    context.Context
 	cancel context.CancelCauseFunc
+	unlink context.CancelFunc // nil if ctx has no link to the caller's context
 }
 
 // context returns the batch's context, making it on first use: most tasks
 // never look at theirs, and a batch whose tasks do not costs no allocation.
-// It derives from no context of the caller's but for values, so that
-// cancelling it, which the pool does under its lock, runs none of the
-// caller's code; the caller's contexts reach it through the batch's watches.
+// It is made without the lock, since deriving it runs the caller's code.
 func (b *batch) context() context.Context {
 	if c := b.ctx.Load(); c != nil {
 		return c.ctx
@@ -32,24 +38,61 @@ func (b *batch) context() context.Context {
 	parent := context.Background()
 	for a := b.pool; a != nil; a = a.parent {
 		if a.ctx != nil {
-			parent = context.WithoutCancel(a.ctx)
+			parent = a.ctx
 			break
 		}
 	}
-	ctx, cancel := context.WithCancelCause(parent)
+	t := b.pool.tree()
+	for {
+		cancelled := b.cancelled.Load()
+		c := new(cancelable)
+		var cause error
+		if cancelled {
+			// Born cancelled, with the batch's cause, or with that of the
+			// context on the path that is done.
+			cause = b.causeNow()
+			c.ctx, c.cancel = context.WithCancelCause(context.WithoutCancel(parent))
+		} else {
+			link := parent
+			if parent.Done() != nil {
+				link, c.unlink = context.WithCancel(parent)
+			}
+			c.ctx, c.cancel = context.WithCancelCause(link)
+		}
+		t.mu.Lock()
+		old := b.ctx.Load()
+		if old == nil && b.cancelled.Load() == cancelled {
+			// Not ended, if not cancelled: its end will unlink c.
+			b.ctx.Store(c)
+			if cancelled {
+				c.cancel(cmp.Or(b.cause, cause))
+			}
+			t.mu.Unlock()
+			return c.ctx
+		}
+		t.mu.Unlock()
+		c.cancel(nil)
+		if c.unlink != nil {
+			c.unlink()
+		}
+		if old != nil {
+			return old.ctx
+		}
+	}
+}
+
+// causeNow returns why the batch was cancelled. The cause of a
+// cancellation by a context on the path may not be recorded yet: it is then
+// asked of the context. Call it without the lock.
+func (b *batch) causeNow() error {
 	t := b.pool.tree()
 	t.mu.Lock()
-	if c := b.ctx.Load(); c != nil {
-		t.mu.Unlock()
-		cancel(nil)
-		return c.ctx
-	}
-	b.ctx.Store(&cancelable{ctx, cancel})
-	if b.cause != nil {
-		cancel(b.cause)
-	}
+	cause := b.cause
 	t.mu.Unlock()
-	return ctx
+	if cause == nil {
+		cause = b.pool.pathCause()
+	}
+	return cause
 }
 
 // Deadline reports the earliest deadline of the contexts on the pool's path.
