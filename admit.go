@@ -97,27 +97,33 @@ func (t *tree) releaseLocked(p *Pool, slots bool) {
 // advanceLocked moves blocked and held tasks on as far as the limits let
 // them, the oldest first, until none can move.
 func (t *tree) advanceLocked() {
-	for t.blocked.head != nil {
+	for b := t.blocked.head; b != nil; b = t.blocked.head {
+		if b.links[blockedList].next == nil {
+			// One batch: its own order is the order.
+			toRun, ok := b.movableLocked()
+			if !ok {
+				return
+			}
+			b.advanceLocked(toRun)
+			continue
+		}
 		var (
 			next   *batch
 			oldest uint64
 			toRun  bool
 		)
-		for b := t.blocked.head; b != nil; b = b.links[blockedList].next {
-			run, accept := b.pool.admissionLocked()
-			var e *entry
-			switch {
-			case b.held.n > 0 && run:
-				e = b.held.peek()
-			case b.held.n == 0 && b.waiting.n > 0 && accept:
-				e = b.waiting.peek()
-			case b.held.n > 0 && b.waiting.n > 0 && accept:
-				e, run = b.waiting.peek(), false
-			default:
+		for ; b != nil; b = b.links[blockedList].next {
+			run, ok := b.movableLocked()
+			if !ok {
 				continue
 			}
-			if next == nil || e.ticket < oldest {
-				next, oldest, toRun = b, e.ticket, run
+			e := b.waiting.peek
+			if run && b.held.n > 0 {
+				e = b.held.peek
+			}
+			ticket := e().ticket
+			if next == nil || ticket < oldest {
+				next, oldest, toRun = b, ticket, run
 			}
 		}
 		if next == nil {
@@ -125,6 +131,22 @@ func (t *tree) advanceLocked() {
 		}
 		next.advanceLocked(toRun)
 	}
+}
+
+// movableLocked reports whether b's oldest held task can move to a worker
+// (run), or else its oldest blocked task to a worker (run) or to the held
+// queue; ok is false if neither can move.
+func (b *batch) movableLocked() (run, ok bool) {
+	run, accept := b.pool.admissionLocked()
+	switch {
+	case b.held.n > 0 && run:
+		return true, true
+	case b.held.n == 0 && b.waiting.n > 0 && accept:
+		return run, true
+	case b.held.n > 0 && b.waiting.n > 0 && accept:
+		return false, true
+	}
+	return false, false
 }
 
 // advanceLocked moves b's oldest held task to a worker if run, and

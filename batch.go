@@ -91,6 +91,8 @@ func (b *batch) finishLocked(o outcome, err error, tries int) {
 	t.running--
 	for a := p; a != nil; a = a.parent {
 		a.st.running--
+		a.st.active--
+		a.st.accepted--
 		a.st.retries += uint64(tries - 1)
 		switch o {
 		case succeeded:
@@ -110,7 +112,7 @@ func (b *batch) finishLocked(o outcome, err error, tries int) {
 			b.cancelLocked(err)
 		}
 	}
-	t.releaseLocked(p, true)
+	t.advanceLocked()
 	b.doneLocked()
 }
 

@@ -38,18 +38,39 @@
 // been skipped. Each batch has its own context ([Args].Context), cancelled
 // when it ends, and its own failures; the next Go starts a fresh batch. The
 // pool's first batch is allocated with the pool, each later one costs one
-// allocation, and the context costs more only once a task looks at it.
+// allocation, and the context costs more only once a task looks at it. Once
+// Wait returns, the batch's failures and context are released.
 //
 // Limit. Under [Pool.WithLimit](n), at most n task bodies run at once, and Go
 // blocks while n tasks are running, so memory stays bounded by n however many
-// tasks a producer submits. Without a limit every task may run at once.
+// tasks a producer submits. [Pool.WithQueue](q) lets q more tasks wait in a
+// queue, so that a producer runs ahead of the workers with memory bounded by
+// n+q. [Pool.TryGo] refuses a task that cannot be admitted at once, and
+// [Pool.GoContext] waits for admission only while its context is live.
+// Without a limit every task may run at once.
+//
+// Sub-pools. [Pool.Sub] and [Pool.SubWithContext] make a pool that shares its
+// parent's limit (and every limit above it) and workers, but has its own
+// batches, failures and configuration: a service keeps one limited pool for
+// a downstream and gives each request a sub-pool to wait on. A slot that
+// frees goes to the oldest blocked Go that every limit on its path admits.
+// [Pool.Close] closes the pool and every pool below it; a done context
+// cancels the batches of its pool and of every pool below. [Pool.Stats]
+// counts a pool's tasks and those of every pool below it.
 //
 // Failures. Wait returns nil, the one failure itself, or an error that joins
 // every failure in the order the tasks finished (errors.Is and errors.As
-// reach each). An error that only echoes the batch's cancellation is not a
-// failure. By default a failure does not stop other tasks; under
-// [Pool.WithFailFast] the first failure cancels the batch's context, with
-// the failure as context.Cause, and tasks not yet started are skipped.
+// reach each). A task's error is not a failure when it only echoes the
+// batch's cancellation: the batch's context was done when the task returned,
+// and every error at the leaves of the error's tree (through Unwrap) is that
+// context's Err, as with ctx.Err() or fmt.Errorf("stopping: %w", ctx.Err()).
+// An error that carries another failure beside the echo, as
+// errors.Join(err, ctx.Err()) does, is a failure, and so is a panic. The pool
+// calls an error's methods only to judge an echo, never while holding its
+// lock; a panic in one becomes the task's failure. By default a failure does
+// not stop other tasks; under [Pool.WithFailFast] the first failure cancels
+// the batch's context, with the failure as context.Cause, and tasks not yet
+// started are skipped.
 //
 // Panics. A panic in a task run by a pool is recovered into a [*PanicError]
 // carrying the value and the stack; it is that task's failure and is never
@@ -58,21 +79,32 @@
 // Retry. [Task.WithRetry] and [Pool.WithRetry] give the number of tries and
 // a base wait that doubles after each failed try, jittered within [1/2, 3/2)
 // and capped at a minute, or at the base wait if that is longer. A task's own
-// policy wins over its pool's; a [Permanent] error stops the tries at once.
-// Tasks without a policy touch neither the clock nor the random source.
+// policy wins over its pool's, also for a [Worker] that embeds the task, and
+// tries never multiply; a [Permanent] error stops the tries at once, and its
+// mark does not outlive the pool that honoured it. Tasks without a policy
+// touch neither the clock nor the random source.
 //
-// Drains. [Drain.Send] is safe from any goroutine. [Drain.Drain] waits for
+// Results. [Drain.Send] is safe from any goroutine. [Drain.Drain] waits for
 // every task registered with a pool that feeds the drain, and returns a copy
-// of the values, in arrival order.
+// of the values, in arrival order. [Task.WithInput] gives a task an input of
+// its own type T at no cost; for an input of another type, capture it in the
+// task's closure, or use [Map], which returns its outputs in input order.
 //
-// Close. [Pool.Close] cancels the batch with cause [ErrClosed], skips what
-// has not started, waits for what has, and makes later tasks never run.
+// Close. [Pool.Close] cancels the batches of the pool and of every pool below
+// it with cause [ErrClosed], skips what has not started, waits for what has,
+// and makes later tasks never run; it reports ErrClosed when it cut the
+// pool's batch short, and the next Wait does when tasks were handed to Go
+// after it.
 //
-// Shutdown. When Wait or Close returns, no goroutine the pool started for the
-// batch is still running. Workers also exit as soon as no registered task
-// remains, so a pool that is drained but never waited for leaves no goroutine
-// behind; still, only Wait ends the batch, cancels its context and, under
-// [NewPoolWithContext], stops watching the parent context.
+// Shutdown. When Wait or Close returns, every task of the batch has returned
+// and no worker will touch the batch again; as with errgroup, the goroutines
+// that ran the tasks may take a moment more to exit. Workers exit as soon as
+// no task is registered in the pool's tree, so a pool that is drained but
+// never waited for leaves no worker behind; still, only Wait ends the batch
+// and cancels its context. A context of a type of your own (not made by the
+// context package) costs up to two goroutines per batch while the batch is
+// live, as context.AfterFunc and a derived context need for such a context;
+// they exit when Wait ends the batch, or when the context is done.
 //
 // # Cost
 //

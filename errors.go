@@ -5,9 +5,12 @@ import (
 	"fmt"
 )
 
-// ErrClosed reports that [Pool.Close] cut work short: tasks that had not
-// started when Close was called, or that were handed to [Pool.Go] after it,
-// never ran. Test for it with errors.Is.
+// ErrClosed reports that [Pool.Close] cut work short. Close returns it when
+// it skipped tasks of the pool's batch that had not started; the next
+// [Pool.Wait] returns it when tasks were handed to Go after the Close, and
+// never ran; a sub-pool's Wait returns it when a Close above it skipped its
+// tasks. A pool that was never closed never reports it, except as a task's
+// own failure. Test for it with errors.Is.
 var ErrClosed = errors.New("gopool: pool closed")
 
 // errGoexit is the failure of a task that called runtime.Goexit: it neither

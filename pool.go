@@ -141,7 +141,6 @@ func (p *Pool) Go(tasks ...Worker) *Pool {
 	}
 	t := p.tree()
 	t.mu.Lock()
-	defer t.mu.Unlock()
 	var b *batch
 	if !p.closedLocked() {
 		b = p.openBatchLocked()
@@ -152,6 +151,7 @@ func (p *Pool) Go(tasks ...Worker) *Pool {
 			a.st.submitted += uint64(len(tasks))
 			a.st.skipped += uint64(len(tasks))
 		}
+		t.mu.Unlock()
 		return p
 	}
 	for _, w := range tasks {
@@ -169,6 +169,7 @@ func (p *Pool) Go(tasks ...Worker) *Pool {
 			b.blockLocked(e, nil)
 		}
 	}
+	t.mu.Unlock()
 	return p
 }
 
