@@ -1,0 +1,5 @@
+//go:build race
+
+package gopool_test
+
+func init() { raceEnabled = true }
