@@ -13,8 +13,8 @@ import (
 // still returned, so that partial results are usable. A panic in fn becomes
 // a [*PanicError] in the error. A nil p means a new pool with no limit.
 //
-// Beyond the output slice, Map allocates one slice of per-input state for
-// all inputs, not one object per input.
+// Beyond the output slice, Map allocates a few slices for all inputs, not an
+// object per input.
 func Map[In, Out any](p *Pool, inputs []In, fn func(ctx context.Context, in In) (Out, error)) ([]Out, error) {
 	if p == nil {
 		p = NewPool()
@@ -30,11 +30,12 @@ func Map[In, Out any](p *Pool, inputs []In, fn func(ctx context.Context, in In) 
 	t.mu.Unlock()
 	m := &mapping[In, Out]{fn: fn, inputs: inputs, out: out}
 	items := make([]mapItem[In, Out], len(inputs))
+	ws := make([]Worker, len(inputs))
 	for i := range items {
 		items[i] = mapItem[In, Out]{m: m, i: i}
-		s.Go(&items[i])
+		ws[i] = &items[i]
 	}
-	return out, s.Wait()
+	return out, s.Go(ws...).Wait()
 }
 
 // mapping is what the tasks of one Map share.

@@ -581,14 +581,6 @@ func TestMapAllocationsDoNotGrowWithTheInputs(t *testing.T) {
 		}
 	})
 	t.Run("on a shared pool with a limit", func(t *testing.T) {
-		// Remove this Skip once the defect is fixed: today the check below
-		// fails, with 4 allocations for 16 inputs against 9 for 1024.
-		t.Skip("DEFECT: under a limit, Map's allocations grow with len(inputs) " +
-			"(WithLimit(2): 4 for 16 inputs, 9 for 1024, ~95 for 16384). " +
-			"tree.work's `tries` is moved to heap (&tries reaches task.run through an interface), " +
-			"so each worker start allocates, and workers exit and restart between Map's one-task " +
-			"Go calls whenever the tree briefly has no registered task. " +
-			"Handing all inputs to one s.Go(ws...) keeps it at 5 whatever n")
 		p := gopool.NewPool().WithLimit(2)
 		small, large := allocs(p, 16), allocs(p, 1024)
 		t.Logf("allocations per Map: %v for 16 inputs, %v for 1024", small, large)

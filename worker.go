@@ -13,6 +13,7 @@ import (
 type launcher struct {
 	t     *tree
 	start func()
+	tries int // of the worker's current task; here, so that it costs no allocation
 }
 
 var launchers sync.Pool
@@ -27,17 +28,16 @@ func init() {
 
 func (l *launcher) run() {
 	t := l.t
+	t.work(&l.tries)
 	l.t = nil
 	launchers.Put(l)
-	t.work()
 }
 
 // work runs queued tasks, of any batch of the tree, until none is left to
-// come.
-func (t *tree) work() {
+// come, counting each one's tries in *tries.
+func (t *tree) work(tries *int) {
 	var (
 		cur      entry
-		tries    int
 		returned bool
 	)
 	defer func() {
@@ -45,7 +45,7 @@ func (t *tree) work() {
 			// A task called runtime.Goexit, so this goroutine is ending:
 			// finish the task and let another worker take the queue.
 			t.mu.Lock()
-			cur.b.finishLocked(failed, errGoexit, tries)
+			cur.b.finishLocked(failed, errGoexit, *tries)
 			t.workers--
 			if t.queue.n > 0 {
 				t.ensureWorkerLocked()
@@ -60,10 +60,10 @@ func (t *tree) work() {
 			break
 		}
 		t.mu.Unlock()
-		err := cur.b.execute(cur.w, &tries)
+		err := cur.b.execute(cur.w, tries)
 		o, err := cur.b.judge(err)
 		t.mu.Lock()
-		cur.b.finishLocked(o, err, tries)
+		cur.b.finishLocked(o, err, *tries)
 	}
 	t.workers--
 	t.mu.Unlock()
