@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -1052,5 +1053,455 @@ func admitCancelWhileRegistering(t *testing.T, variant string, cause error) {
 		if ran.Load() != 0 {
 			t.Error("the task ran after its batch was cancelled")
 		}
+	})
+}
+
+// TestWithQueue proves point 3 of issue 10: under a limit, WithQueue(n) lets
+// n admitted tasks wait beyond the running ones, and no more.
+func TestWithQueue(t *testing.T) {
+	for _, c := range []struct{ limit, queue int }{{1, 1}, {2, 3}, {3, 8}} {
+		t.Run(fmt.Sprintf("under WithLimit(%d).WithQueue(%d) Go returns for %d tasks, Stats.Pending counts the queued ones, and the next Go blocks until one finishes",
+			c.limit, c.queue, c.limit+c.queue), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				p := gopool.NewPool().WithLimit(c.limit).WithQueue(c.queue)
+				var conc concurrency
+				release := make(chan struct{})
+				task := func() gopool.Worker {
+					return gopool.NewTask(func(gopool.Args[int]) error { conc.enter(); <-release; conc.leave(); return nil })
+				}
+				for range c.limit + c.queue {
+					p.Go(task()) // would deadlock the bubble if it blocked
+				}
+				synctest.Wait()
+				admitStats(t, "the limit running, the queue full", p.Stats(),
+					gopool.Stats{Running: c.limit, Pending: c.queue, Submitted: uint64(c.limit + c.queue)})
+				returned := make(chan struct{})
+				go func() { p.Go(task()); close(returned) }()
+				synctest.Wait()
+				if hasClosed(returned) {
+					t.Fatal("Go returned with the limit's tasks running and the queue full")
+				}
+				if s := p.Stats(); s.Pending != c.queue+1 {
+					t.Errorf("Stats.Pending = %d, want %d: the queued tasks and the blocked Go's", s.Pending, c.queue+1)
+				}
+				release <- struct{}{} // one task finishes
+				synctest.Wait()
+				if !hasClosed(returned) {
+					t.Error("Go still blocks after a task finished")
+				}
+				if got := conc.now.Load(); got != int64(c.limit) {
+					t.Errorf("%d bodies run, want the limit %d", got, c.limit)
+				}
+				close(release)
+				if err := p.Wait(); err != nil {
+					t.Fatalf("Wait = %v", err)
+				}
+				if got := conc.peak.Load(); got != int64(c.limit) {
+					t.Errorf("peak of %d bodies at once, want the limit %d", got, c.limit)
+				}
+				admitStats(t, "after Wait", p.Stats(), gopool.Stats{Submitted: uint64(c.limit + c.queue + 1), Succeeded: uint64(c.limit + c.queue + 1)})
+			})
+		})
+	}
+
+	for _, n := range []int{0, -1} {
+		t.Run(fmt.Sprintf("WithQueue(%d) means no queue: Go blocks as soon as the limit's tasks run", n), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				p := gopool.NewPool().WithLimit(2).WithQueue(5).WithQueue(n)
+				release := make(chan struct{})
+				p.Go(blocking(nil, release, nil), blocking(nil, release, nil))
+				returned := make(chan struct{})
+				go func() { p.Go(succeed()); close(returned) }()
+				synctest.Wait()
+				if hasClosed(returned) {
+					t.Error("Go returned with the limit's tasks running")
+				}
+				if p.TryGo(succeed()) {
+					t.Error("TryGo admitted a task with the limit's tasks running")
+				}
+				close(release)
+				<-returned
+				if err := p.Wait(); err != nil {
+					t.Fatalf("Wait = %v", err)
+				}
+			})
+		})
+	}
+
+	t.Run("WithQueue without a limit has no effect: every task runs at once", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			const n = 20
+			p := gopool.NewPool().WithQueue(2)
+			var conc concurrency
+			release := make(chan struct{})
+			for range n {
+				p.Go(gopool.NewTask(func(gopool.Args[int]) error { conc.enter(); <-release; conc.leave(); return nil }))
+			}
+			synctest.Wait()
+			if got := conc.now.Load(); got != n {
+				t.Errorf("%d bodies run at once, want all %d", got, n)
+			}
+			close(release)
+			if err := p.Wait(); err != nil {
+				t.Fatalf("Wait = %v", err)
+			}
+		})
+	})
+
+	t.Run("WithQueue is configuration: it returns its receiver between batches and panics during one", func(t *testing.T) {
+		p := gopool.NewPool()
+		if p.WithQueue(3) != p {
+			t.Error("WithQueue did not return its receiver")
+		}
+		release := make(chan struct{})
+		p.Go(blocking(nil, release, nil))
+		admitMustPanic(t, "WithQueue", func() { p.WithQueue(1) })
+		root := gopool.NewPool()
+		sub := root.Sub()
+		sub.Go(blocking(nil, release, nil))
+		admitMustPanic(t, "WithQueue", func() { root.WithQueue(1) })
+		close(release)
+		for _, q := range []*gopool.Pool{p, sub} {
+			if err := q.Wait(); err != nil {
+				t.Errorf("Wait = %v", err)
+			}
+		}
+		if p.WithQueue(1) != p || root.WithQueue(1) != root {
+			t.Error("WithQueue after Wait did not return its receiver")
+		}
+	})
+
+	t.Run("WithQueue panics while a GoContext waits in a pool below", func(t *testing.T) {
+		var defect string
+		synctest.Test(t, func(t *testing.T) {
+			root := gopool.NewPool().WithLimit(1)
+			mid := root.Sub()
+			leaf := mid.Sub()
+			release := make(chan struct{})
+			root.Go(blocking(nil, release, nil))
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			res := make(chan error, 1)
+			go func() { res <- leaf.GoContext(ctx, succeed()) }()
+			synctest.Wait()
+			var v any
+			func() {
+				defer func() { v = recover() }()
+				mid.WithQueue(2)
+			}()
+			if v == nil {
+				defect = "mid.WithQueue(2) did not panic while a GoContext of a pool below waits with its task registered " +
+					"(\"It panics if p, or a pool below it, has tasks not yet waited for\"; a blocked Go's task would make " +
+					"it panic): mustBeIdleLocked looks at st.pending, which leaves out a waiting GoContext's task"
+			}
+			close(release)
+			if err := <-res; err != nil {
+				t.Errorf("GoContext = %v", err)
+			}
+			for _, p := range []*gopool.Pool{root, leaf} {
+				if err := p.Wait(); err != nil {
+					t.Errorf("Wait = %v", err)
+				}
+			}
+		})
+		if defect != "" {
+			admitKnownDefect(t, defect)
+		}
+	})
+
+	t.Run("queued tasks start in the order they were queued", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			const n = 6
+			p := gopool.NewPool().WithLimit(1).WithQueue(n)
+			var order []int
+			release := make(chan struct{})
+			for i := range n {
+				p.Go(gopool.NewTask(func(gopool.Args[int]) error { order = append(order, i); <-release; return nil }))
+			}
+			for range n {
+				synctest.Wait()
+				release <- struct{}{}
+			}
+			if err := p.Wait(); err != nil {
+				t.Fatalf("Wait = %v", err)
+			}
+			if !slices.Equal(order, []int{0, 1, 2, 3, 4, 5}) {
+				t.Errorf("tasks started in order %v", order)
+			}
+		})
+	})
+
+	for _, c := range []struct {
+		name  string
+		cause error
+	}{
+		{"Close", gopool.ErrClosed},
+		{"fail-fast", errAdmitBoom},
+		{"a done context", errAdmitStopped},
+	} {
+		t.Run(c.name+" skips queued tasks and the blocked Go's, and the batch reports it", func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				ctx, cancel := context.WithCancelCause(context.Background())
+				defer cancel(nil)
+				p := gopool.NewPoolWithContext(ctx).WithLimit(1).WithQueue(3)
+				if c.cause == errAdmitBoom {
+					p.WithFailFast()
+				}
+				started, release := make(chan struct{}), make(chan struct{})
+				var ran atomic.Int64
+				p.Go(gopool.NewTask(func(gopool.Args[int]) error {
+					close(started)
+					<-release
+					if c.cause == errAdmitBoom {
+						return errAdmitBoom
+					}
+					return nil
+				}))
+				<-started
+				for range 3 {
+					p.Go(counted(&ran, nil))
+				}
+				returned := make(chan struct{})
+				go func() { p.Go(counted(&ran, nil)); close(returned) }()
+				synctest.Wait()
+				if hasClosed(returned) {
+					t.Fatal("Go returned with the limit and the queue full")
+				}
+				var err error
+				switch c.cause {
+				case gopool.ErrClosed:
+					closed := make(chan error, 1)
+					go func() { closed <- p.Close() }()
+					synctest.Wait()
+					close(release)
+					err = <-closed
+				case errAdmitBoom:
+					close(release)
+					err = p.Wait()
+				case errAdmitStopped:
+					cancel(errAdmitStopped)
+					close(release)
+					err = p.Wait()
+				}
+				if !errors.Is(err, c.cause) {
+					t.Errorf("the batch ended with %v, want an error wrapping %v", err, c.cause)
+				}
+				synctest.Wait()
+				if !hasClosed(returned) {
+					t.Error("the blocked Go never returned")
+				}
+				if ran.Load() != 0 {
+					t.Errorf("%d queued or blocked tasks ran after the batch was cancelled", ran.Load())
+				}
+				if s := p.Stats(); s.Submitted != 5 || s.Skipped != 4 || s.Running+s.Pending != 0 {
+					t.Errorf("Stats = %+v, want 5 submitted and 4 skipped", s)
+				}
+			})
+		})
+	}
+
+	t.Run("in a tree, a sub-pool's queue holds what its own limit admitted, and the tree's tasks in flight stay within the sum of limits and queues", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			// The root bounds the tree at 3 running + 2 queued; a and b
+			// bound themselves at 1+1 and 2+2. Ten producers per pool
+			// each hand over one task.
+			root := gopool.NewPool().WithLimit(3).WithQueue(2)
+			a := root.Sub().WithLimit(1).WithQueue(1)
+			b := root.Sub().WithLimit(2).WithQueue(2)
+			pools := []*gopool.Pool{a, b}
+			const producers = 10
+			release := make(chan struct{})
+			var conc [2]concurrency
+			var returned [2]atomic.Int64
+			var wg sync.WaitGroup
+			for i, p := range pools {
+				for range producers {
+					wg.Go(func() {
+						p.Go(gopool.NewTask(func(gopool.Args[int]) error { conc[i].enter(); <-release; conc[i].leave(); return nil }))
+						returned[i].Add(1)
+					})
+				}
+			}
+			synctest.Wait()
+			inFlight := returned[0].Load() + returned[1].Load()
+			running := conc[0].now.Load() + conc[1].now.Load()
+			if inFlight > 3+2 || running > 3 {
+				t.Errorf("%d tasks admitted in the tree, %d running; want at most 5 and 3", inFlight, running)
+			}
+			if returned[0].Load() > 1+1 || returned[1].Load() > 2+2 {
+				t.Errorf("admitted %d tasks of a (limit 1, queue 1) and %d of b (limit 2, queue 2)", returned[0].Load(), returned[1].Load())
+			}
+			if conc[0].now.Load() > 1 || conc[1].now.Load() > 2 {
+				t.Errorf("%d tasks of a and %d of b run; limits 1 and 2", conc[0].now.Load(), conc[1].now.Load())
+			}
+			if s := root.Stats(); s.Running != int(running) || s.Pending != 2*producers-int(running) {
+				t.Errorf("root Stats = %+v, want %d running and the other %d pending (queued or blocked in Go)", s, running, 2*producers-int(running))
+			}
+			for range 2 * producers {
+				release <- struct{}{}
+				synctest.Wait()
+				if n := conc[0].now.Load() + conc[1].now.Load(); n > 3 || conc[0].now.Load() > 1 || conc[1].now.Load() > 2 {
+					t.Fatalf("%d tasks of a and %d of b run; limits 1, 2 and 3 on the root", conc[0].now.Load(), conc[1].now.Load())
+				}
+			}
+			wg.Wait()
+			for _, p := range pools {
+				if err := p.Wait(); err != nil {
+					t.Errorf("Wait = %v", err)
+				}
+			}
+			admitStats(t, "the root", root.Stats(), gopool.Stats{Submitted: 2 * producers, Succeeded: 2 * producers})
+		})
+	})
+
+	t.Run("a sub-pool's queued task does not take a free slot of the root from a sibling", func(t *testing.T) {
+		var defect string
+		synctest.Test(t, func(t *testing.T) {
+			root := gopool.NewPool().WithLimit(2) // no queue: errgroup's contract at the root
+			a := root.Sub().WithLimit(1).WithQueue(1)
+			b := root.Sub()
+			release := make(chan struct{})
+			a.Go(blocking(nil, release, nil))
+			a.Go(blocking(nil, release, nil)) // queued in a, behind a's limit
+			synctest.Wait()
+			admitStats(t, "a, one running and one queued", a.Stats(), gopool.Stats{Running: 1, Pending: 1, Submitted: 2})
+			started, returned := make(chan struct{}), make(chan struct{})
+			go func() { b.Go(blocking(started, release, nil)); close(returned) }()
+			synctest.Wait()
+			if !hasClosed(returned) || !hasClosed(started) {
+				defect = fmt.Sprintf("b.Go blocks and its task waits, with one task running under the root's WithLimit(2) "+
+					"and no queue on the root (root Stats %+v): the task queued in a behind a's own limit took queue space "+
+					"at the root too (holdLocked counts accepted at every pool on the path), so the root's limit+queue "+
+					"(2+0) is spent on one running task and one that cannot run", root.Stats())
+			}
+			close(release)
+			<-returned
+			for _, p := range []*gopool.Pool{a, b} {
+				if err := p.Wait(); err != nil {
+					t.Errorf("Wait = %v", err)
+				}
+			}
+		})
+		if defect != "" {
+			admitKnownDefect(t, defect)
+		}
+	})
+}
+
+// TestAdmissionOrder proves the ordering the issue asks for: blocked Go
+// calls, and GoContext calls among them, are admitted in the order they
+// blocked, across the pools of a tree.
+func TestAdmissionOrder(t *testing.T) {
+	// blockInTurn starts each call on its own goroutine, letting each block
+	// before the next starts.
+	blockInTurn := func(calls []func()) {
+		for _, call := range calls {
+			go call()
+			synctest.Wait()
+		}
+	}
+	// record returns a task that appends i to order when it starts.
+	record := func(order *[]int, i int) gopool.Worker {
+		return gopool.NewTask(func(gopool.Args[int]) error { *order = append(*order, i); return nil })
+	}
+
+	t.Run("blocked Go calls are admitted in the order they blocked", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			p := gopool.NewPool().WithLimit(1)
+			release := make(chan struct{})
+			p.Go(blocking(nil, release, nil))
+			var order []int
+			var calls []func()
+			for i := range 8 {
+				calls = append(calls, func() { p.Go(record(&order, i)) })
+			}
+			blockInTurn(calls)
+			close(release)
+			if err := p.Wait(); err != nil {
+				t.Fatalf("Wait = %v", err)
+			}
+			if want := []int{0, 1, 2, 3, 4, 5, 6, 7}; !slices.Equal(order, want) {
+				t.Errorf("tasks started in order %v, want %v", order, want)
+			}
+		})
+	})
+
+	t.Run("across sub-pools, blocked calls are admitted in the order they blocked, whatever their pool", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			root := gopool.NewPool().WithLimit(1)
+			subs := []*gopool.Pool{root.Sub(), root.Sub().WithLimit(1), root.Sub().WithQueue(2)}
+			release := make(chan struct{})
+			root.Go(blocking(nil, release, nil))
+			var order []int
+			var calls []func()
+			for i := range 9 {
+				p := subs[(i*2)%3]
+				calls = append(calls, func() { p.Go(record(&order, i)) })
+			}
+			blockInTurn(calls)
+			close(release)
+			for _, p := range append(subs, root) {
+				if err := p.Wait(); err != nil {
+					t.Errorf("Wait = %v", err)
+				}
+			}
+			if want := []int{0, 1, 2, 3, 4, 5, 6, 7, 8}; !slices.Equal(order, want) {
+				t.Errorf("tasks started in order %v, want %v", order, want)
+			}
+		})
+	})
+
+	t.Run("GoContext and Go calls blocked together keep one order, and a GoContext that gives up leaves its place to the next", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			p := gopool.NewPool().WithLimit(1)
+			release := make(chan struct{})
+			p.Go(blocking(nil, release, nil))
+			var order []int
+			var withdrawn error
+			short, cancel := context.WithTimeout(context.Background(), time.Second)
+			defer cancel()
+			calls := []func(){
+				func() { p.Go(record(&order, 0)) },
+				func() { _ = p.GoContext(context.Background(), record(&order, 1)) },
+				func() { withdrawn = p.GoContext(short, record(&order, 2)) },
+				func() { p.Go(record(&order, 3)) },
+				func() { _ = p.GoContext(context.Background(), record(&order, 4)) },
+			}
+			blockInTurn(calls)
+			time.Sleep(time.Second) // the third call's deadline passes
+			synctest.Wait()
+			if !errors.Is(withdrawn, context.DeadlineExceeded) {
+				t.Errorf("the GoContext whose deadline passed returned %v", withdrawn)
+			}
+			close(release)
+			if err := p.Wait(); err != nil {
+				t.Fatalf("Wait = %v", err)
+			}
+			if want := []int{0, 1, 3, 4}; !slices.Equal(order, want) {
+				t.Errorf("tasks started in order %v, want %v", order, want)
+			}
+		})
+	})
+
+	t.Run("with a queue, blocked calls enter the queue in the order they blocked", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			p := gopool.NewPool().WithLimit(1).WithQueue(1)
+			release := make(chan struct{})
+			p.Go(blocking(nil, release, nil))
+			var order []int
+			p.Go(record(&order, 0)) // queued
+			var calls []func()
+			for i := 1; i < 6; i++ {
+				calls = append(calls, func() { p.Go(record(&order, i)) })
+			}
+			blockInTurn(calls)
+			close(release)
+			if err := p.Wait(); err != nil {
+				t.Fatalf("Wait = %v", err)
+			}
+			if want := []int{0, 1, 2, 3, 4, 5}; !slices.Equal(order, want) {
+				t.Errorf("tasks started in order %v, want %v", order, want)
+			}
+		})
 	})
 }
