@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"slices"
@@ -1504,4 +1505,322 @@ func TestAdmissionOrder(t *testing.T) {
 			}
 		})
 	})
+}
+
+// TestAdmitRandomShapes proves point 4's randomized check: seeded trees of
+// pools with limits and queues, fed by concurrent producers that mix Go,
+// TryGo and GoContext (with no deadline, a short one, or a done context),
+// call Wait now and then, while Close, fail-fast and the root's context cut
+// batches short at random points. Throughout, each pool with a limit runs
+// at most its limit, and holds at most its limit plus its queue of admitted
+// tasks (Stats.Pending+Running, less the tasks of Go calls in progress,
+// which count while they wait). At the end, every registered task ran once
+// or was skipped, no task TryGo refused or GoContext did not admit ran, and
+// each pool's Stats match the tasks registered in its subtree, with
+// Submitted == Running+Pending+Succeeded+Failed+Canceled+Skipped. Each seed
+// runs in a synctest bubble, so that deadlines and the tasks' work take
+// virtual time.
+func TestAdmitRandomShapes(t *testing.T) {
+	seeds := 64
+	if testing.Short() {
+		seeds = 16
+	}
+	for seed := range uint64(seeds) {
+		t.Run(fmt.Sprintf("seed %d: peaks stay within limits and queues, and every task is accounted for", seed), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) { runAdmitShape(t, seed) })
+		})
+	}
+}
+
+type admitShapePool struct {
+	p            *gopool.Pool
+	limit, queue int
+	failFast     bool
+	path         []int // itself, then each pool above it
+	subtree      []int // itself and each pool below it
+
+	goStarted, goFinished atomic.Int64 // tasks of Go calls begun and returned
+	running, peakRunning  atomic.Int64 // bodies running in its subtree
+	peakAdmitted          atomic.Int64
+}
+
+// admitRecord is one task handed to a pool, and what became of it.
+type admitRecord struct {
+	pool  int
+	sleep time.Duration
+	fail  bool
+	ran   atomic.Int32
+	// Set by the producer once its call returned.
+	registered bool
+	mustNotRun bool // refused, taken back, or skipped before GoContext returned
+}
+
+type admitShape struct {
+	t       *testing.T
+	desc    string
+	pools   []*admitShapePool
+	mu      sync.Mutex
+	records []*admitRecord
+}
+
+func admitMax(a *atomic.Int64, v int64) {
+	for p := a.Load(); v > p && !a.CompareAndSwap(p, v); p = a.Load() {
+	}
+}
+
+// isBatchCause reports whether err wraps a cause that can end a batch in
+// these shapes.
+func isBatchCause(err error) bool {
+	return errors.Is(err, gopool.ErrClosed) || errors.Is(err, errAdmitBoom) || errors.Is(err, errAdmitStopped)
+}
+
+func runAdmitShape(t *testing.T, seed uint64) {
+	rng := rand.New(rand.NewPCG(seed, 0xad317))
+	s := &admitShape{t: t}
+	ctx, stop := context.WithCancelCause(context.Background())
+	defer stop(nil)
+	stopAt := time.Duration(-1)
+	root := gopool.NewPool()
+	if rng.IntN(3) == 0 {
+		root = gopool.NewPoolWithContext(ctx)
+		stopAt = time.Duration(rng.IntN(30)) * time.Millisecond
+	}
+	var desc strings.Builder
+	add := func(p *gopool.Pool, parent int) {
+		sp := &admitShapePool{p: p, limit: rng.IntN(5), queue: rng.IntN(4) * rng.IntN(2), failFast: rng.IntN(4) == 0}
+		p.WithLimit(sp.limit).WithQueue(sp.queue)
+		if sp.failFast {
+			p.WithFailFast()
+		}
+		i := len(s.pools)
+		s.pools = append(s.pools, sp)
+		sp.path = []int{i}
+		if parent >= 0 {
+			sp.path = append(sp.path, s.pools[parent].path...)
+		}
+		for _, a := range sp.path {
+			s.pools[a].subtree = append(s.pools[a].subtree, i)
+		}
+		fmt.Fprintf(&desc, "pool %d (parent %d): limit %d queue %d failFast %v; ", i, parent, sp.limit, sp.queue, sp.failFast)
+	}
+	add(root, -1)
+	for range rng.IntN(4) {
+		parent := rng.IntN(len(s.pools))
+		add(s.pools[parent].p.Sub(), parent)
+	}
+	closePool, closeAt := -1, time.Duration(0)
+	if rng.IntN(2) == 0 {
+		closePool, closeAt = rng.IntN(len(s.pools)), time.Duration(rng.IntN(30))*time.Millisecond
+	}
+	fmt.Fprintf(&desc, "close pool %d at %v; stop the root's context at %v", closePool, closeAt, stopAt)
+	s.desc = desc.String()
+
+	var wg sync.WaitGroup
+	for range 2 + rng.IntN(4) {
+		pool, ops, pseed := rng.IntN(len(s.pools)), 10+rng.IntN(30), rng.Uint64()
+		wg.Go(func() { s.produce(pool, ops, rand.New(rand.NewPCG(pseed, seed))) })
+	}
+	if closePool >= 0 {
+		wg.Go(func() {
+			time.Sleep(closeAt)
+			if err := s.pools[closePool].p.Close(); err != nil && !isBatchCause(err) {
+				s.t.Errorf("%s: Close = %v", s.desc, err)
+			}
+		})
+	}
+	if stopAt >= 0 {
+		wg.Go(func() {
+			time.Sleep(stopAt)
+			stop(errAdmitStopped)
+		})
+	}
+	wg.Wait()
+	for i := len(s.pools) - 1; i >= 0; i-- {
+		if err := s.pools[i].p.Wait(); err != nil && !isBatchCause(err) {
+			t.Errorf("%s: Wait of pool %d = %v", s.desc, i, err)
+		}
+	}
+	s.check(closePool < 0 && stopAt < 0)
+}
+
+// produce hands ops tasks, or Waits, to pool p.
+func (s *admitShape) produce(p int, ops int, rng *rand.Rand) {
+	sp := s.pools[p]
+	newTask := func() (*admitRecord, gopool.Worker) {
+		r := &admitRecord{pool: p, sleep: time.Duration(rng.IntN(4)) * time.Millisecond, fail: rng.IntN(6) == 0}
+		s.mu.Lock()
+		s.records = append(s.records, r)
+		s.mu.Unlock()
+		return r, gopool.NewTask(func(gopool.Args[int]) error { return s.body(r) })
+	}
+	for range ops {
+		if rng.IntN(4) == 0 {
+			time.Sleep(time.Duration(rng.IntN(2)) * time.Millisecond)
+		}
+		switch op := rng.IntN(21); {
+		case op < 7: // Go, of one task or two
+			n := 1 + rng.IntN(2)
+			rs := make([]*admitRecord, n)
+			ws := make([]gopool.Worker, n)
+			for i := range n {
+				rs[i], ws[i] = newTask()
+			}
+			sp.goStarted.Add(int64(n))
+			sp.p.Go(ws...)
+			sp.goFinished.Add(int64(n))
+			for _, r := range rs {
+				r.registered = true
+			}
+		case op < 11:
+			r, w := newTask()
+			r.registered = sp.p.TryGo(w)
+			r.mustNotRun = !r.registered
+		case op < 20:
+			r, w := newTask()
+			var ctx context.Context = context.Background()
+			switch k := op % 3; {
+			case k == 1:
+				c, cancel := context.WithTimeoutCause(context.Background(), time.Duration(rng.IntN(6))*time.Millisecond, errAdmitGaveUp)
+				defer cancel()
+				ctx = c
+			case k == 2 && rng.IntN(3) == 0:
+				c, cancel := context.WithCancelCause(context.Background())
+				cancel(errAdmitGaveUp)
+				ctx = c
+			}
+			err := sp.p.GoContext(ctx, w)
+			switch {
+			case err == nil:
+				r.registered = true
+			case err == gopool.ErrClosed:
+				r.mustNotRun = true
+			case errors.Is(err, errAdmitGaveUp):
+				r.mustNotRun = true
+				if ctx.Done() == nil {
+					s.t.Errorf("%s: GoContext with a context that is never done = %v", s.desc, err)
+				}
+			case isBatchCause(err):
+				r.registered, r.mustNotRun = true, true
+			default:
+				s.t.Errorf("%s: GoContext = %v: neither nil, ErrClosed, its context's cause nor a batch's", s.desc, err)
+			}
+		default:
+			if err := sp.p.Wait(); err != nil && !isBatchCause(err) {
+				s.t.Errorf("%s: Wait racing the producers = %v", s.desc, err)
+			}
+		}
+		s.sample(p)
+	}
+}
+
+func (s *admitShape) body(r *admitRecord) error {
+	if r.ran.Add(1) > 1 {
+		s.t.Errorf("%s: a task ran twice", s.desc)
+	}
+	path := s.pools[r.pool].path
+	for _, i := range path {
+		admitMax(&s.pools[i].peakRunning, s.pools[i].running.Add(1))
+	}
+	s.sample(r.pool)
+	time.Sleep(r.sleep)
+	for _, i := range path {
+		s.pools[i].running.Add(-1)
+	}
+	if r.fail {
+		return errAdmitBoom
+	}
+	return nil
+}
+
+// sample checks the bounds of each limited pool on p's path, by its Stats:
+// the tasks it counts are those of Go calls in progress (counted before
+// they wait), and those it admitted, which at most its limit plus its queue
+// may be.
+func (s *admitShape) sample(p int) {
+	for _, i := range s.pools[p].path {
+		sp := s.pools[i]
+		if sp.limit == 0 {
+			continue
+		}
+		var finished, started int64
+		for _, j := range sp.subtree {
+			finished += s.pools[j].goFinished.Load()
+		}
+		st := sp.p.Stats()
+		for _, j := range sp.subtree {
+			started += s.pools[j].goStarted.Load()
+		}
+		admitted := int64(st.Pending+st.Running) - (started - finished)
+		admitMax(&sp.peakAdmitted, admitted)
+		if st.Running > sp.limit {
+			s.t.Errorf("%s: pool %d runs %d tasks, limit %d", s.desc, i, st.Running, sp.limit)
+		}
+		if admitted > int64(sp.limit+sp.queue) {
+			s.t.Errorf("%s: pool %d holds %d admitted tasks (Stats %+v, %d in Go calls), limit %d + queue %d",
+				s.desc, i, admitted, st, started-finished, sp.limit, sp.queue)
+		}
+	}
+}
+
+// check runs at quiescence: every call returned and every pool waited for.
+func (s *admitShape) check(uncut bool) {
+	t := s.t
+	type tally struct{ registered, succeeded, failed uint64 }
+	own := make([]tally, len(s.pools))
+	cancellable := !uncut
+	for _, sp := range s.pools {
+		cancellable = cancellable || sp.failFast
+	}
+	for _, r := range s.records {
+		ran := r.ran.Load()
+		if r.mustNotRun && ran != 0 {
+			t.Errorf("%s: a task TryGo refused, or GoContext did not admit or reported skipped, ran", s.desc)
+		}
+		if !r.registered {
+			continue
+		}
+		own[r.pool].registered++
+		switch {
+		case ran == 0 && !cancellable:
+			t.Errorf("%s: a registered task never ran, and nothing cancelled a batch", s.desc)
+		case ran == 1 && r.fail:
+			own[r.pool].failed++
+		case ran == 1:
+			own[r.pool].succeeded++
+		}
+	}
+	var peaks strings.Builder
+	for i, sp := range s.pools {
+		fmt.Fprintf(&peaks, " pool %d: %d running, %d admitted;", i, sp.peakRunning.Load(), sp.peakAdmitted.Load())
+	}
+	var tasks, registered, ran int
+	for _, r := range s.records {
+		tasks++
+		if r.registered {
+			registered++
+		}
+		if r.ran.Load() != 0 {
+			ran++
+		}
+	}
+	t.Logf("%s\n%d tasks, %d registered, %d ran; peaks:%s", s.desc, tasks, registered, ran, peaks.String())
+	for i, sp := range s.pools {
+		var want tally
+		for _, j := range sp.subtree {
+			want.registered += own[j].registered
+			want.succeeded += own[j].succeeded
+			want.failed += own[j].failed
+		}
+		st := sp.p.Stats()
+		ledger := uint64(st.Running+st.Pending) + st.Succeeded + st.Failed + st.Canceled + st.Skipped
+		if st.Submitted != want.registered || st.Succeeded != want.succeeded || st.Failed != want.failed ||
+			st.Skipped != want.registered-want.succeeded-want.failed || st.Running+st.Pending != 0 || st.Canceled != 0 ||
+			ledger != st.Submitted {
+			t.Errorf("%s: pool %d: Stats %+v; want %d registered, %d succeeded, %d failed, the rest skipped",
+				s.desc, i, st, want.registered, want.succeeded, want.failed)
+		}
+		if sp.limit > 0 && sp.peakRunning.Load() > int64(sp.limit) {
+			t.Errorf("%s: pool %d: peak of %d bodies running, limit %d", s.desc, i, sp.peakRunning.Load(), sp.limit)
+		}
+	}
 }
