@@ -69,7 +69,7 @@ func admitNoPanic(t *testing.T, what string, f func()) {
 	f()
 }
 
-// admitStats fails t unless the counters of s that want names are as want.
+// admitStats fails t unless s is want, every counter.
 func admitStats(t *testing.T, what string, s gopool.Stats, want gopool.Stats) {
 	t.Helper()
 	if s != want {
@@ -1521,9 +1521,9 @@ func TestAdmissionOrder(t *testing.T) {
 // runs in a synctest bubble, so that deadlines and the tasks' work take
 // virtual time.
 func TestAdmitRandomShapes(t *testing.T) {
-	seeds := 64
+	seeds := 256
 	if testing.Short() {
-		seeds = 16
+		seeds = 32
 	}
 	for seed := range uint64(seeds) {
 		t.Run(fmt.Sprintf("seed %d: peaks stay within limits and queues, and every task is accounted for", seed), func(t *testing.T) {
@@ -1568,9 +1568,9 @@ func admitMax(a *atomic.Int64, v int64) {
 	}
 }
 
-// isBatchCause reports whether err wraps a cause that can end a batch in
+// admitIsBatchCause reports whether err wraps a cause that can end a batch in
 // these shapes.
-func isBatchCause(err error) bool {
+func admitIsBatchCause(err error) bool {
 	return errors.Is(err, gopool.ErrClosed) || errors.Is(err, errAdmitBoom) || errors.Is(err, errAdmitStopped)
 }
 
@@ -1623,7 +1623,7 @@ func runAdmitShape(t *testing.T, seed uint64) {
 	if closePool >= 0 {
 		wg.Go(func() {
 			time.Sleep(closeAt)
-			if err := s.pools[closePool].p.Close(); err != nil && !isBatchCause(err) {
+			if err := s.pools[closePool].p.Close(); err != nil && !admitIsBatchCause(err) {
 				s.t.Errorf("%s: Close = %v", s.desc, err)
 			}
 		})
@@ -1636,7 +1636,7 @@ func runAdmitShape(t *testing.T, seed uint64) {
 	}
 	wg.Wait()
 	for i := len(s.pools) - 1; i >= 0; i-- {
-		if err := s.pools[i].p.Wait(); err != nil && !isBatchCause(err) {
+		if err := s.pools[i].p.Wait(); err != nil && !admitIsBatchCause(err) {
 			t.Errorf("%s: Wait of pool %d = %v", s.desc, i, err)
 		}
 	}
@@ -1699,13 +1699,13 @@ func (s *admitShape) produce(p int, ops int, rng *rand.Rand) {
 				if ctx.Done() == nil {
 					s.t.Errorf("%s: GoContext with a context that is never done = %v", s.desc, err)
 				}
-			case isBatchCause(err):
+			case admitIsBatchCause(err):
 				r.registered, r.mustNotRun = true, true
 			default:
 				s.t.Errorf("%s: GoContext = %v: neither nil, ErrClosed, its context's cause nor a batch's", s.desc, err)
 			}
 		default:
-			if err := sp.p.Wait(); err != nil && !isBatchCause(err) {
+			if err := sp.p.Wait(); err != nil && !admitIsBatchCause(err) {
 				s.t.Errorf("%s: Wait racing the producers = %v", s.desc, err)
 			}
 		}
