@@ -7,18 +7,18 @@ import (
 
 // Admission across a pool tree. A task handed to Go is, in turn:
 //
-//   - blocked: its Go waits, since some limit on its pool's path has neither
-//     a free slot nor queue space ([Pool.WithQueue]);
-//   - held: in its batch's held queue, its Go returned, waiting for a slot
-//     at every limit on its path;
-//   - queued: holding a slot at every limit on its path, in the tree's
-//     queue, waiting for a worker;
+//   - blocked: its Go waits, since some limit on its pool's path has no free
+//     slot, and the nearest such limit has no queue space ([Pool.WithQueue]);
+//   - held: in its batch's held queue, counted in the queue of the nearest
+//     limit that had no free slot; its Go has returned;
+//   - queued: holding a slot at every limit on its path, in the tree's queue,
+//     waiting for a worker;
 //   - running.
 //
 // A pool's counts.active counts the queued and running tasks of its subtree
-// (the slots taken at its limit), and counts.accepted also the held ones.
-// Whenever a slot or queue space frees, advanceLocked moves tasks on, the
-// oldest first, so that no blocked or held task could move on.
+// (the slots taken at its limit), and counts.held the tasks held in its
+// queue. Whenever a slot or queue space frees, advanceLocked moves tasks
+// on, the oldest first, until none could move.
 
 // state is where a registered task stands on its way to a worker.
 type state uint8
@@ -29,67 +29,70 @@ const (
 	isQueued
 )
 
-// admissionLocked reports whether every limit on p's path has a free slot,
-// and whether every one has a free slot or queue space.
-func (p *Pool) admissionLocked() (run, accept bool) {
-	run, accept = true, true
+// admissionLocked reports whether every limit on p's path has a free slot;
+// if not, hold is the pool of the nearest limit without one, if its queue
+// has space, and nil otherwise.
+func (p *Pool) admissionLocked() (run bool, hold *Pool) {
 	for a := p; a != nil; a = a.parent {
-		if a.limit > 0 {
-			run = run && a.st.active < a.limit
-			accept = accept && a.st.accepted < a.limit+a.queue
+		if a.limit > 0 && a.st.active >= a.limit {
+			if a.st.held < a.queue {
+				return false, a
+			}
+			return false, nil
 		}
 	}
-	return run, accept
+	return true, nil
 }
 
 // placeLocked admits e, a registered task, at once if it can: to a worker
 // if every limit on its path has a free slot, else to its batch's held
-// queue if they all have queue space. It reports whether it did.
+// queue if the nearest full limit has queue space. It reports whether it
+// did.
 func (t *tree) placeLocked(e entry) bool {
-	switch run, accept := e.b.pool.admissionLocked(); {
-	case run && accept:
-		t.runLocked(e, false)
-	case accept:
+	run, hold := e.b.pool.admissionLocked()
+	switch {
+	case run:
+		t.runLocked(e)
+	case hold != nil:
 		e.ticket = t.tickets
 		t.tickets++
-		e.b.holdLocked(e)
+		e.b.holdLocked(e, hold)
 	default:
 		return false
 	}
 	return true
 }
 
-// runLocked takes a slot at every limit on the path of e's pool, and queue
-// space too unless e was held, and queues e for a worker.
-func (t *tree) runLocked(e entry, held bool) {
+// runLocked takes a slot at every limit on the path of e's pool, and queues
+// e for a worker.
+func (t *tree) runLocked(e entry) {
 	for a := e.b.pool; a != nil; a = a.parent {
 		a.st.active++
-		if !held {
-			a.st.accepted++
-		}
 	}
 	t.queue.push(e)
 	t.ensureWorkerLocked()
 }
 
-// holdLocked takes queue space at every limit on the path of b's pool and
-// holds e until a slot frees.
-func (b *batch) holdLocked(e entry) {
-	for a := b.pool; a != nil; a = a.parent {
-		a.st.accepted++
-	}
+// holdLocked holds e in b's held queue, counted in the queue of at, until
+// every limit on its path has a free slot.
+func (b *batch) holdLocked(e entry, at *Pool) {
+	at.st.held++
+	e.at = at
 	b.held.push(e)
 	b.pool.tree().blocked.push(b, blockedList)
 }
 
-// releaseLocked gives back the queue space that a task of p held, and its
-// slots if it had them, and moves other tasks on.
-func (t *tree) releaseLocked(p *Pool, slots bool) {
+// unholdLocked gives back the queue space that e held.
+func (e *entry) unholdLocked() {
+	e.at.st.held--
+	e.at = nil
+}
+
+// releaseLocked gives back the slots that a task of p held, and moves other
+// tasks on.
+func (t *tree) releaseLocked(p *Pool) {
 	for a := p; a != nil; a = a.parent {
-		a.st.accepted--
-		if slots {
-			a.st.active--
-		}
+		a.st.active--
 	}
 	t.advanceLocked()
 }
@@ -100,76 +103,63 @@ func (t *tree) advanceLocked() {
 	for b := t.blocked.head; b != nil; b = t.blocked.head {
 		if b.links[blockedList].next == nil {
 			// One batch: its own order is the order.
-			toRun, ok := b.movableLocked()
+			e, ok := b.movableLocked()
 			if !ok {
 				return
 			}
-			b.advanceLocked(toRun)
+			if !b.cancelledLocked() { // else its tasks were just skipped
+				b.advanceLocked(e)
+			}
 			continue
 		}
 		var (
-			next   *batch
-			oldest uint64
-			toRun  bool
+			next *batch
+			move *entry
 		)
 		for ; b != nil; b = b.links[blockedList].next {
-			run, ok := b.movableLocked()
-			if !ok {
-				continue
-			}
-			e := b.waiting.peek
-			if run && b.held.n > 0 {
-				e = b.held.peek
-			}
-			ticket := e().ticket
-			if next == nil || ticket < oldest {
-				next, oldest, toRun = b, ticket, run
+			if e, ok := b.movableLocked(); ok && (next == nil || e.ticket < move.ticket) {
+				next, move = b, e
 			}
 		}
 		if next == nil {
 			return
 		}
-		next.advanceLocked(toRun)
+		if !next.cancelledLocked() { // else its tasks were just skipped
+			next.advanceLocked(move)
+		}
 	}
 }
 
-// movableLocked reports whether b's oldest held task can move to a worker
-// (run), or else its oldest blocked task to a worker (run) or to the held
-// queue; ok is false if neither can move.
-func (b *batch) movableLocked() (run, ok bool) {
-	run, accept := b.pool.admissionLocked()
-	switch {
-	case b.held.n > 0 && run:
-		return true, true
-	case b.held.n == 0 && b.waiting.n > 0 && accept:
-		return run, true
-	case b.held.n > 0 && b.waiting.n > 0 && accept:
-		return false, true
-	}
-	return false, false
-}
-
-// advanceLocked moves b's oldest held task to a worker if run, and
-// otherwise its oldest blocked task to a worker or, if it has held tasks,
-// to the held queue.
-func (b *batch) advanceLocked(run bool) {
-	t := b.pool.tree()
+// movableLocked returns b's oldest task that can move on: its oldest held
+// task if every limit on the path has a free slot, or else its oldest
+// blocked task if it can run or be held.
+func (b *batch) movableLocked() (*entry, bool) {
+	run, hold := b.pool.admissionLocked()
 	switch {
 	case run && b.held.n > 0:
-		t.runLocked(b.held.pop(), true)
-	default:
+		return b.held.peek(), true
+	case b.waiting.n > 0 && (run || hold != nil):
+		return b.waiting.peek(), true
+	}
+	return nil, false
+}
+
+// advanceLocked moves e, which movableLocked returned, on: a held task to a
+// worker, a blocked one to a worker or to the held queue.
+func (b *batch) advanceLocked(e *entry) {
+	t := b.pool.tree()
+	if b.held.n > 0 && e == b.held.peek() {
+		e := b.held.pop()
+		e.unholdLocked()
+		t.runLocked(e)
+	} else {
 		e := b.popWaitingLocked()
 		if e.uncounted {
 			e.uncounted = false
-			for a := b.pool; a != nil; a = a.parent {
-				a.st.submitted++
-				a.st.pending++
-			}
+			b.pool.countLocked(1)
 		}
-		if run {
-			t.runLocked(e, false)
-		} else {
-			b.holdLocked(e)
+		if !t.placeLocked(e) {
+			panic("gopool: internal error: a movable task could not move")
 		}
 		if b.blocked == 1 {
 			b.space.Signal()
@@ -207,6 +197,10 @@ const (
 // waits until it is admitted, the batch is cancelled, which skips it, or
 // gaveUp is closed, which takes it back.
 func (b *batch) blockLocked(e entry, gaveUp <-chan struct{}) wait {
+	if b.cancelledLocked() {
+		b.skipLocked(e, isBlocked)
+		return skipped
+	}
 	t := b.pool.tree()
 	t.blocked.push(b, blockedList)
 	e.ticket = t.tickets
@@ -216,10 +210,7 @@ func (b *batch) blockLocked(e entry, gaveUp <-chan struct{}) wait {
 	b.tickets++
 	b.blocked++
 	defer func() { b.blocked-- }()
-	for b.admitted <= ticket {
-		if b.cancelledLocked() {
-			return skipped
-		}
+	for b.admitted <= ticket && !b.cancelledLocked() {
 		select {
 		case <-gaveUp: // nil, and never ready, for Go
 			b.withdrawLocked(e.ticket)
@@ -227,6 +218,9 @@ func (b *batch) blockLocked(e entry, gaveUp <-chan struct{}) wait {
 		default:
 		}
 		b.space.Wait()
+	}
+	if b.cut && ticket >= b.cutTicket {
+		return skipped // by setCancelledLocked, with every blocked task
 	}
 	return admitted
 }
@@ -278,14 +272,14 @@ func (p *Pool) TryGo(task Worker) bool {
 	if p.closedLocked() || p.pathDone() {
 		return false
 	}
-	if _, accept := p.admissionLocked(); !accept {
+	if run, hold := p.admissionLocked(); !run && hold == nil {
 		return false
 	}
 	b := p.openBatchLocked()
 	if p.closedLocked() || b.cancelledLocked() {
 		return false
 	}
-	if _, accept := p.admissionLocked(); !accept {
+	if run, hold := p.admissionLocked(); !run && hold == nil {
 		return false
 	}
 	b.registerLocked(task)
@@ -314,6 +308,10 @@ func (p *Pool) GoContext(ctx context.Context, task Worker) error {
 	gaveUp := ctx.Done()
 	t := p.tree()
 	t.mu.Lock()
+	if p.closedLocked() {
+		t.mu.Unlock()
+		return ErrClosed
+	}
 	b := p.openBatchLocked()
 	if p.closedLocked() {
 		t.mu.Unlock()
@@ -321,50 +319,64 @@ func (p *Pool) GoContext(ctx context.Context, task Worker) error {
 	}
 	b.registerLocked(task)
 	e := entry{w: task, b: b, uncounted: true}
-	if b.cancelledLocked() {
-		b.skipLocked(e, isBlocked)
-		return b.skippedUnlock()
-	}
-	if _, accept := p.admissionLocked(); accept {
-		p.countLocked(1)
-		t.placeLocked(entry{w: task, b: b})
-		t.mu.Unlock()
-		return nil
-	}
-	if gaveUp != nil {
+	var stop func() bool
+	for {
+		if b.cancelledLocked() {
+			b.skipLocked(e, isBlocked)
+			return b.skippedUnlock(stop)
+		}
+		if run, hold := p.admissionLocked(); run || hold != nil {
+			e.uncounted = false
+			p.countLocked(1)
+			t.placeLocked(e)
+			t.mu.Unlock()
+			stopWatch(stop)
+			return nil
+		}
+		if gaveUp == nil || stop != nil {
+			break
+		}
 		// Wake the wait below once ctx is done. Registering runs ctx's
-		// code, so the lock is released meanwhile; b cannot end, since
-		// task is registered with it.
+		// code, so the lock is released meanwhile, and everything is
+		// looked at again after; b cannot end, since task is registered.
 		t.mu.Unlock()
-		stop := context.AfterFunc(ctx, func() {
+		stop = context.AfterFunc(ctx, func() {
 			t.mu.Lock()
 			b.space.Broadcast()
 			t.mu.Unlock()
 		})
-		defer stop()
 		t.mu.Lock()
 	}
 	switch b.blockLocked(e, gaveUp) {
 	case admitted:
 		t.mu.Unlock()
+		stopWatch(stop)
 		return nil
 	case skipped:
-		return b.skippedUnlock()
+		return b.skippedUnlock(stop)
 	}
 	t.mu.Unlock()
+	stopWatch(stop)
 	if f := feedOf(task); f != nil {
 		f.done()
 	}
 	return notAdmitted(ctx)
 }
 
+func stopWatch(stop func() bool) {
+	if stop != nil {
+		stop()
+	}
+}
+
 func notAdmitted(ctx context.Context) error {
 	return fmt.Errorf("gopool: task not admitted: %w", context.Cause(ctx))
 }
 
-// skippedUnlock unlocks the tree and returns GoContext's error for a task
-// skipped by the batch's cancellation.
-func (b *batch) skippedUnlock() error {
+// skippedUnlock unlocks the tree, stops GoContext's watch, and returns
+// GoContext's error for a task skipped by the batch's cancellation.
+func (b *batch) skippedUnlock(stop func() bool) error {
 	b.pool.tree().mu.Unlock()
+	stopWatch(stop)
 	return fmt.Errorf("gopool: task skipped: %w", b.causeNow())
 }

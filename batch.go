@@ -12,11 +12,13 @@ type batch struct {
 	pool  *Pool
 	links [2]listLink // in tree.blocked and tree.live
 
-	waiting  fifo   // tasks of Go calls blocked at a limit (see admit.go)
-	held     fifo   // tasks admitted to the queues, waiting for a slot
-	tickets  uint64 // tasks ever pushed to waiting
-	admitted uint64 // tasks ever taken from waiting
-	blocked  int    // Go calls waiting for admission
+	waiting   fifo   // tasks of Go calls blocked at a limit (see admit.go)
+	held      fifo   // tasks admitted to the queues, waiting for a slot
+	tickets   uint64 // tasks ever pushed to waiting
+	admitted  uint64 // tasks ever taken from waiting
+	blocked   int    // Go calls waiting for admission
+	cut       bool   // a cancellation skipped the blocked tasks from cutTicket on
+	cutTicket uint64
 
 	pending int // tasks registered and not yet finished or skipped
 	waits   int // Wait and Close calls waiting for the batch to end
@@ -92,7 +94,6 @@ func (b *batch) finishLocked(o outcome, err error, tries int) {
 	for a := p; a != nil; a = a.parent {
 		a.st.running--
 		a.st.active--
-		a.st.accepted--
 		a.st.retries += uint64(tries - 1)
 		switch o {
 		case succeeded:
@@ -137,9 +138,10 @@ func (b *batch) skipLocked(e entry, st state) {
 	}
 	switch st {
 	case isHeld:
-		b.pool.tree().releaseLocked(b.pool, false)
+		e.unholdLocked()
+		b.pool.tree().advanceLocked()
 	case isQueued:
-		b.pool.tree().releaseLocked(b.pool, true)
+		b.pool.tree().releaseLocked(b.pool)
 	}
 	b.doneLocked()
 }
@@ -198,6 +200,9 @@ func (b *batch) setCancelledLocked(cause error) {
 		b.recordCauseLocked(cause)
 	}
 	if b.waiting.n > 0 || b.held.n > 0 {
+		if !b.cut {
+			b.cut, b.cutTicket = true, b.admitted
+		}
 		b.pool.tree().blocked.remove(b, blockedList)
 		for b.waiting.n > 0 {
 			if e := b.popWaitingLocked(); e.w != nil {

@@ -120,6 +120,11 @@ func (p *Pool) mustBeIdleLocked(method string) {
 	if p.st.pending+p.st.running > 0 {
 		panic("gopool: " + method + " called while a sub-pool has tasks not yet finished")
 	}
+	for b := p.tree().live.head; b != nil; b = b.links[liveList].next {
+		if b.pending > 0 && b.pool.below(p) {
+			panic("gopool: " + method + " called while a sub-pool has tasks not yet finished")
+		}
+	}
 }
 
 // Go registers tasks with p's current batch and starts them, each on a

@@ -9,7 +9,8 @@ type entry struct {
 	w         Worker
 	b         *batch
 	ticket    uint64
-	uncounted bool // a task of GoContext: in Stats only once admitted
+	at        *Pool // the pool whose queue holds the task, while it is held
+	uncounted bool  // a task of GoContext: in Stats only once admitted
 }
 
 // fifo is a queue of entries in chunks recycled across batches and pools,

@@ -22,7 +22,7 @@ type Stats struct {
 type counts struct {
 	running, pending int
 	active           int // tasks queued or running: slots taken at the limit
-	accepted         int // active, and held in queues: queue space taken at the limit
+	held             int // tasks held in the queue of p's limit
 	submitted        uint64
 	succeeded        uint64
 	failed           uint64
