@@ -239,16 +239,18 @@ func (b *batch) withdrawLocked(ticket uint64) {
 	b.doneLocked()
 }
 
-// WithQueue lets up to n tasks of p wait in p's queue, under its limit, once
-// the limit's tasks are running: [Pool.Go] then blocks only while the limit's
-// tasks are running and n more are queued, so that a producer may run ahead
-// of the workers while memory stays bounded by the limit plus n. n <= 0
-// means no queue, the default: Go blocks as soon as the limit's tasks are
-// running, as with errgroup. Without a limit, WithQueue has no effect. In a
-// tree, each pool's queue holds tasks that its own limit admitted but that
-// cannot start yet. Close, fail-fast and a done context skip queued tasks.
-// It returns p. It panics if p, or a pool below it, has tasks not yet waited
-// for.
+// WithQueue lets up to n tasks wait in p's queue once p's limit has no free
+// slot: [Pool.Go] then blocks only while the limit's tasks are running and n
+// more are queued, so that a producer may run ahead of the workers while
+// memory stays bounded by the limit plus n. n <= 0 means no queue, the
+// default: Go blocks as soon as the limit's tasks are running, as with
+// errgroup. Without a limit, WithQueue has no effect. Queued tasks start in
+// the order they were handed in. In a tree, a task that cannot start waits
+// in the queue of the nearest limit on its path that has no free slot, or,
+// if that queue is full, its Go blocks; so memory stays bounded by the sum
+// of the limits and queues on the tree. Close, fail-fast and a done context
+// skip queued tasks. It returns p. It panics if p, or a pool below it, has
+// tasks not yet waited for.
 func (p *Pool) WithQueue(n int) *Pool {
 	t := p.tree()
 	t.mu.Lock()
