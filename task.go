@@ -96,7 +96,7 @@ func (t *Task[T]) DrainTo(d *Drain[T]) *Task[T] {
 // of that, and never more than one minute, or sleep if sleep is longer; a
 // negative sleep counts as 0. The wait ends at once when the task's context is
 // done, and the task then fails with its last error. A [Permanent] error or a
-// panic ends the tries at once.
+// panic ends the tries at once; a [RetryAfter] error sets the next wait.
 func (t *Task[T]) WithRetry(attempts uint, sleep time.Duration) Worker {
 	p := newRetryPolicy(attempts, sleep)
 	o := lastRetry.Load()
