@@ -184,7 +184,7 @@ func echoes(err, ctxErr error) bool {
 			return true
 		}
 		switch e := err.(type) {
-		case nil:
+		case nil, *timeoutError: // a try that timed out failed
 			return false
 		case interface{ Unwrap() []error }:
 			errs := e.Unwrap()
