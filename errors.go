@@ -109,12 +109,12 @@ type marks struct {
 	after      time.Duration // the first RetryAfter's wait, as errors.As finds it
 }
 
-// unmark returns err without the marks it carries that no pool has yet
-// honoured, and what they ask: the marks on top of err are removed, and
+// unmark returns what the marks that err carries and no pool has yet
+// honoured ask, and err without them: the marks on top of err are removed, and
 // deeper ones hidden by wrapping what is left in [honoured]. An error
 // without marks is returned as it is, and costs no allocation. It runs err's
 // Unwrap methods: a panic in one propagates.
-func unmark(err error) (error, marks) {
+func unmark(err error) (marks, error) {
 	var m marks
 	for {
 		switch e := err.(type) {
@@ -132,7 +132,7 @@ func unmark(err error) (error, marks) {
 	if findMarks(err, &m) {
 		err = &honoured{err}
 	}
-	return err, m
+	return m, err
 }
 
 // note records a RetryAfter mark's wait, unless an earlier one was found.

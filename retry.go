@@ -55,7 +55,7 @@ func backoff(k uint, sleep time.Duration, draw uint64) time.Duration {
 func (p retryPolicy) retry(ctx context.Context, err error, try func(attempt int) error) error {
 	for k := uint(1); ; k++ {
 		var m marks
-		err, m = unmark(err)
+		m, err = unmark(err)
 		if m.permanent || k >= p.attempts {
 			return err
 		}

@@ -284,7 +284,7 @@ func FuzzRetrySchedule(f *testing.F) {
 // marks.
 func checkFailure(t *testing.T, desc string, err error, want scheduleModel, bases []error, steps []tryStep) {
 	t.Helper()
-	if _, m := unmark(err); m != (marks{}) {
+	if m, _ := unmark(err); m != (marks{}) {
 		t.Fatalf("%s: Wait's error %q still carries marks %+v", desc, err, m)
 	}
 	if want.timedOut {

@@ -171,7 +171,7 @@ func TestTimedOutErrors(t *testing.T) {
 			if !ok {
 				t.Fatalf("timedOut(%q) did not wrap it", err)
 			}
-			bare, m := unmark(got)
+			m, bare := unmark(got)
 			if _, isTimeout := bare.(*timeoutError); !isTimeout || !m.permanent && !m.retryAfter {
 				t.Errorf("unmark(timedOut(%#v)) = %#v, %+v; want a bare *timeoutError and the marks", err, bare, m)
 			}
@@ -195,7 +195,7 @@ func TestUnmark(t *testing.T) {
 		for _, err := range []error{errA, &wrapped{errA}, joined} {
 			var got error
 			var m marks
-			if avg := testing.AllocsPerRun(100, func() { got, m = unmark(err) }); avg != 0 {
+			if avg := testing.AllocsPerRun(100, func() { m, got = unmark(err) }); avg != 0 {
 				t.Errorf("unmark(%q) allocated %v times", err, avg)
 			}
 			if got != err || m != (marks{}) {
@@ -206,11 +206,11 @@ func TestUnmark(t *testing.T) {
 
 	t.Run("honoured hides both kinds of mark from a later unmark", func(t *testing.T) {
 		err := &wrapped{errors.Join(Permanent(errA), RetryAfter(time.Second, errA))}
-		got, m := unmark(err)
+		m, got := unmark(err)
 		if !m.permanent || !m.retryAfter || m.after != time.Second {
 			t.Fatalf("unmark = %+v, want both marks", m)
 		}
-		again, m2 := unmark(got)
+		m2, again := unmark(got)
 		if again != got || m2 != (marks{}) {
 			t.Errorf("unmark of an honoured error = %#v, %+v; want it unchanged and no marks", again, m2)
 		}
