@@ -110,8 +110,8 @@ type marks struct {
 }
 
 // unmark returns what the marks that err carries and no pool has yet
-// honoured ask, and err without them: the marks on top of err are removed, and
-// deeper ones hidden by wrapping what is left in [honoured]. An error
+// honoured ask, and err without them: the marks on top of err are removed,
+// and deeper ones hidden by wrapping what is left in [honoured]. An error
 // without marks is returned as it is, and costs no allocation. It runs err's
 // Unwrap methods: a panic in one propagates.
 func unmark(err error) (marks, error) {

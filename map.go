@@ -8,10 +8,11 @@ import (
 // Map runs fn over inputs as tasks of a new sub-pool of p (so p's limit, and
 // only the sub-pool's own failures, apply), and returns the outputs in input
 // order, with the sub-pool's [Pool.Wait] error. The sub-pool takes p's retry
-// policy, timeout and fail-fast setting. A failed input's slot holds Out's zero value,
-// as does that of an input skipped by fail-fast; on error the outputs are
-// still returned, so that partial results are usable. A panic in fn becomes
-// a [*PanicError] in the error. A nil p means a new pool with no limit.
+// policy, timeout and fail-fast setting. A failed input's slot holds Out's
+// zero value, as does that of an input skipped by fail-fast; on error the
+// outputs are still returned, so that partial results are usable. A panic in
+// fn becomes a [*PanicError] in the error. A nil p means a new pool with no
+// limit.
 //
 // Beyond the output slice, Map allocates one slice of per-input state for
 // all inputs, not one object per input.

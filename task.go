@@ -32,16 +32,15 @@ type Worker interface {
 type Args[T any] struct {
 	Input   *T              // set by WithInput; nil when none
 	Drainer *Drain[T]       // set by DrainTo; nil when none
-	Context context.Context // never nil; done when the task's pool is cancelled or closed, or the try's timeout passes
+	Context context.Context // never nil; done when the task's pool is cancelled or closed, or the try times out
 	Attempt int             // 1 on the first try, 2 on the first retry, ...
 }
 
 // Task is a unit of work whose function receives [Args] of type T. It is
 // configured with WithInput, DrainTo, WithTimeout and WithRetry before it is
-// handed to a
-// [Pool]; after that it must not be reconfigured, but it may be handed to any
-// number of pools, any number of times, also concurrently: a Task keeps no
-// state of its own between runs.
+// handed to a [Pool]; after that it must not be reconfigured, but it may be
+// handed to any number of pools, any number of times, also concurrently: a
+// Task keeps no state of its own between runs.
 //
 // Create tasks with [NewTask]: the zero Task has no function to run. A Task
 // is one 32-byte allocation, whatever it is configured with: WithInput and

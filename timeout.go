@@ -38,8 +38,9 @@ type policy struct {
 // that ignores its context runs on past d; whatever it then returns is the
 // try's result.
 //
-// Each try with a timeout makes a context and a timer, at a cost of a few
-// allocations; tasks without one touch neither the clock nor any timer. Like
+// Each try with a timeout makes a context and a timer, and stops them: four
+// allocations and some 300 bytes, what context.WithTimeoutCause and its
+// cancel cost. Tasks without a timeout touch neither the clock nor any timer. Like
 // WithRetry, WithTimeout allocates only when it gives t options other than
 // those it last gave any task, and it keeps t's retry policy.
 func (t *Task[T]) WithTimeout(d time.Duration) *Task[T] {
