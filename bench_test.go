@@ -530,7 +530,8 @@ func BenchmarkBatch(b *testing.B) {
 }
 
 // BenchmarkRetry is Fanout with a retry policy that is never needed: tasks
-// succeed at once, so a retry policy should cost nothing.
+// succeed at once, so a retry policy should cost nothing. A timeout costs
+// what its one try costs: a context and a timer, made and stopped.
 func BenchmarkRetry(b *testing.B) {
 	b.Run("Inline", func(b *testing.B) { benchInline(b, tiny) })
 	b.Run("Workers", func(b *testing.B) { benchWorkers(b, runTiny) })
@@ -547,6 +548,19 @@ func BenchmarkRetry(b *testing.B) {
 	})
 	b.Run("GoPoolPoolRetry", func(b *testing.B) {
 		benchGoPool(b, gopool.NewPool().WithRetry(3, time.Millisecond), tinyTask)
+	})
+	b.Run("GoPoolTaskTimeout", func(b *testing.B) {
+		b.ReportAllocs()
+		p := gopool.NewPool()
+		for range b.N {
+			p.Go(gopool.NewTask(tinyTask).WithTimeout(time.Second).WithRetry(3, time.Millisecond))
+		}
+		if err := p.Wait(); err != nil {
+			b.Fatal(err)
+		}
+	})
+	b.Run("GoPoolPoolTimeout", func(b *testing.B) {
+		benchGoPool(b, gopool.NewPool().WithTimeout(time.Second).WithRetry(3, time.Millisecond), tinyTask)
 	})
 }
 

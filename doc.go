@@ -1,10 +1,11 @@
-// Package gopool runs tasks concurrently with a limit, retries with
-// exponential backoff and jitter, typed result collection, and a shutdown
-// that leaves no goroutine behind.
+// Package gopool runs tasks concurrently with a limit, per-try timeouts,
+// retries with exponential backoff and jitter, typed result collection, and
+// a shutdown that leaves no goroutine behind.
 //
 // A [Task] wraps a function of [Args]; [Task.DrainTo] gives it a typed
-// [Drain] to send results to, [Task.WithInput] an input, and
-// [Task.WithRetry] a retry policy. A [Pool] runs tasks, and any other
+// [Drain] to send results to, [Task.WithInput] an input,
+// [Task.WithTimeout] a time limit per try, and [Task.WithRetry] a retry
+// policy. A [Pool] runs tasks, and any other
 // [Worker], on goroutines of its own:
 //
 //	results := gopool.NewDrainer[Page]()
@@ -80,9 +81,20 @@
 // a base wait that doubles after each failed try, jittered within [1/2, 3/2)
 // and capped at a minute, or at the base wait if that is longer. A task's own
 // policy wins over its pool's, also for a [Worker] that embeds the task, and
-// tries never multiply; a [Permanent] error stops the tries at once, and its
+// tries never multiply; a [Permanent] error stops the tries at once, and a
+// [RetryAfter] error makes the next wait exactly what it says, as a server's
+// Retry-After header would, with no jitter and no cap but the context. A
 // mark does not outlive the pool that honoured it. Tasks without a policy
 // touch neither the clock nor the random source.
+//
+// Timeouts. Under [Task.WithTimeout] or [Pool.WithTimeout](d), each try's
+// [Args].Context is done d after the try starts, with context.Cause
+// [ErrTimeout]. The try that timed out has failed (the batch was not
+// cancelled, so its error is no echo) and is retried like any failure;
+// errors.Is(err, ErrTimeout) holds for its error if it returned the
+// context's. The timeout is cooperative: a function that ignores its
+// context runs on. A task's own timeout wins over its pool's; tasks without
+// one touch neither the clock nor any timer.
 //
 // Results. [Drain.Send] is safe from any goroutine. [Drain.Drain] waits for
 // every task registered with a pool that feeds the drain, and returns a copy
@@ -108,8 +120,9 @@
 //
 // # Cost
 //
-// A [Task] is one 24-byte allocation; running it on a pool allocates nothing
-// more. Measured at GOMAXPROCS=1 on the machine of the README's benchmarks, a
+// A [Task] is one 32-byte allocation; running it on a pool allocates nothing
+// more, unless it has a timeout, which costs a context and a timer per try.
+// Measured at GOMAXPROCS=1 on the machine of the README's benchmarks, a
 // pool without a limit adds about 170 ns to a task of 0.6 µs called inline,
 // where errgroup adds about 1.4 µs; under WithLimit(1) each task costs a
 // hand-off between producer and worker, about 580 ns, where a channel feeding

@@ -3,6 +3,7 @@ package gopool
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // ErrClosed reports that [Pool.Close] cut work short. Close returns it when
@@ -64,46 +65,112 @@ type permanentError struct{ err error }
 func (e *permanentError) Error() string { return e.err.Error() }
 func (e *permanentError) Unwrap() error { return e.err }
 
-// honoured wraps an error whose marks a pool has honoured, so that they no
-// longer count.
+// RetryAfter marks err as worth trying again after exactly d, as when a
+// server answers with a Retry-After header: when a task's try returns it, or
+// an error wrapping it, the wait before the next try is d instead of the
+// backoff of the task's retry policy, with no jitter and no cap. Only the
+// task's context cuts the wait short: once it is done, the task fails with
+// err at once. The try counts against the policy's attempts like any other,
+// so a task without a retry policy is still tried once, and the last try
+// ends the tries whatever its mark. A negative d counts as 0, and
+// RetryAfter(d, nil) is nil.
+//
+// A [Permanent] mark on the same error wins: the tries end at once. If an
+// error carries several RetryAfter marks, the first that errors.As would
+// find sets the wait. The mark is honoured once, by the pool that runs the
+// task, and does not leak out of it, as Permanent's does not: [Pool.Wait]
+// reports err itself if the task returned the mark itself, and otherwise an
+// error with the same message, through which errors.Is and errors.As reach
+// err, but that no longer counts as marked. RetryAfter allocates one small
+// object; honouring it allocates only for a mark inside another error.
+func RetryAfter(d time.Duration, err error) error {
+	if err == nil {
+		return nil
+	}
+	return &retryAfterError{err, max(d, 0)}
+}
+
+type retryAfterError struct {
+	err error
+	d   time.Duration
+}
+
+func (e *retryAfterError) Error() string { return e.err.Error() }
+func (e *retryAfterError) Unwrap() error { return e.err }
+
+// honoured wraps an error whose marks ([Permanent] and [RetryAfter]) a pool
+// has honoured, so that they no longer count.
 type honoured struct{ err error }
 
 func (e *honoured) Error() string { return e.err.Error() }
 func (e *honoured) Unwrap() error { return e.err }
 
-// permanent reports whether err carries a [Permanent] mark not yet honoured,
-// and returns err with the mark removed: the mark itself if it is on top,
-// and otherwise by wrapping err in [honoured].
-func permanent(err error) (error, bool) {
-	if p, ok := err.(*permanentError); ok {
-		return p.err, true
-	}
-	if marked(err) {
-		return &honoured{err}, true
-	}
-	return err, false
+// marks are what the marks of a try's error ask of the retry loop.
+type marks struct {
+	permanent  bool          // end the tries
+	retryAfter bool          // wait after instead of the backoff
+	after      time.Duration // the first RetryAfter's wait, as errors.As finds it
 }
 
-// marked reports whether err's tree holds a [Permanent] mark outside any
-// [honoured] error.
-func marked(err error) bool {
+// unmark returns what the marks that err carries and no pool has yet
+// honoured ask, and err without them: the marks on top of err are removed,
+// and deeper ones hidden by wrapping what is left in [honoured]. An error
+// without marks is returned as it is, and costs no allocation. It runs err's
+// Unwrap methods: a panic in one propagates.
+func unmark(err error) (marks, error) {
+	var m marks
+	for {
+		switch e := err.(type) {
+		case *permanentError:
+			m.permanent = true
+			err = e.err
+			continue
+		case *retryAfterError:
+			m.note(e.d)
+			err = e.err
+			continue
+		}
+		break
+	}
+	if findMarks(err, &m) {
+		err = &honoured{err}
+	}
+	return m, err
+}
+
+// note records a RetryAfter mark's wait, unless an earlier one was found.
+func (m *marks) note(d time.Duration) {
+	if !m.retryAfter {
+		m.retryAfter, m.after = true, d
+	}
+}
+
+// findMarks adds to m the marks in err's tree outside any [honoured] error,
+// in the order errors.As visits them, and reports whether there were any.
+func findMarks(err error, m *marks) bool {
+	found := false
 	for {
 		switch e := err.(type) {
 		case nil, *honoured:
-			return false
+			return found
 		case *permanentError:
-			return true
+			m.permanent, found = true, true
+			err = e.err
+		case *retryAfterError:
+			m.note(e.d)
+			found = true
+			err = e.err
 		case interface{ Unwrap() []error }:
 			for _, err := range e.Unwrap() {
-				if marked(err) {
-					return true
+				if findMarks(err, m) {
+					found = true
 				}
 			}
-			return false
+			return found
 		case interface{ Unwrap() error }:
 			err = e.Unwrap()
 		default:
-			return false
+			return found
 		}
 	}
 }
@@ -120,7 +187,7 @@ func echoes(err, ctxErr error) bool {
 			return true
 		}
 		switch e := err.(type) {
-		case nil:
+		case nil, *timeoutError: // a try that timed out failed
 			return false
 		case interface{ Unwrap() []error }:
 			errs := e.Unwrap()

@@ -209,3 +209,60 @@ func ExampleDrain_Drain() {
 	}
 	// Output: [tiny api exact semantics] 4
 }
+
+// WithTimeout bounds each try: the try's context is done when its time is
+// up, with cause ErrTimeout, and a try that timed out is retried like any
+// failure. The function must watch its context: the pool cannot stop it.
+func ExampleTask_WithTimeout() {
+	task := gopool.NewTask(func(t gopool.Args[any]) error {
+		if t.Attempt == 1 {
+			<-t.Context.Done() // the first try hangs until its time is up
+			fmt.Println("try 1:", context.Cause(t.Context))
+			return fmt.Errorf("try 1: %w", t.Context.Err())
+		}
+		fmt.Println("try 2: done")
+		return nil
+	}).WithTimeout(10*time.Millisecond).WithRetry(2, time.Millisecond)
+	fmt.Println("Wait:", gopool.Go(task).Wait())
+
+	// The last try's timeout is what Wait reports; errors.Is finds ErrTimeout.
+	hang := gopool.NewTask(func(t gopool.Args[any]) error {
+		<-t.Context.Done()
+		return fmt.Errorf("fetching: %w", t.Context.Err())
+	}).WithTimeout(10 * time.Millisecond)
+	err := gopool.Go(hang).Wait()
+	fmt.Println("Wait:", err, errors.Is(err, gopool.ErrTimeout))
+	// Output:
+	// try 1: gopool: try timed out
+	// try 2: done
+	// Wait: <nil>
+	// Wait: fetching: context deadline exceeded true
+}
+
+// RetryAfter makes the next try wait as long as the other side asked, say
+// through an HTTP Retry-After header, instead of the backoff: here 20ms,
+// where the task's policy would wait at least half an hour.
+func ExampleRetryAfter() {
+	errBusy := errors.New("503 Service Unavailable")
+	start := time.Now()
+	task := gopool.NewTask(func(t gopool.Args[any]) error {
+		if t.Attempt == 1 {
+			return gopool.RetryAfter(20*time.Millisecond, errBusy)
+		}
+		return nil
+	}).WithRetry(3, time.Hour)
+	pool := gopool.NewPool()
+	err := pool.Go(task).Wait()
+	waited := time.Since(start)
+	fmt.Println(err, pool.Stats().Retries, waited >= 20*time.Millisecond && waited < time.Minute)
+
+	// The last try's RetryAfter ends the tries like any failure, and Wait
+	// reports the error itself, without the mark.
+	err = gopool.Go(gopool.NewTask(func(gopool.Args[any]) error {
+		return gopool.RetryAfter(time.Millisecond, errBusy)
+	}).WithRetry(2, 0)).Wait()
+	fmt.Println(err == errBusy)
+	// Output:
+	// <nil> 1 true
+	// true
+}

@@ -8,10 +8,11 @@ import (
 // Map runs fn over inputs as tasks of a new sub-pool of p (so p's limit, and
 // only the sub-pool's own failures, apply), and returns the outputs in input
 // order, with the sub-pool's [Pool.Wait] error. The sub-pool takes p's retry
-// policy and fail-fast setting. A failed input's slot holds Out's zero value,
-// as does that of an input skipped by fail-fast; on error the outputs are
-// still returned, so that partial results are usable. A panic in fn becomes
-// a [*PanicError] in the error. A nil p means a new pool with no limit.
+// policy, timeout and fail-fast setting. A failed input's slot holds Out's
+// zero value, as does that of an input skipped by fail-fast; on error the
+// outputs are still returned, so that partial results are usable. A panic in
+// fn becomes a [*PanicError] in the error. A nil p means a new pool with no
+// limit.
 //
 // Beyond the output slice, Map allocates a few slices for all inputs, not an
 // object per input.
@@ -26,7 +27,7 @@ func Map[In, Out any](p *Pool, inputs []In, fn func(ctx context.Context, in In) 
 	s := p.Sub()
 	t := p.tree()
 	t.mu.Lock()
-	s.retry, s.failFast = p.retry, p.failFast
+	s.retry, s.timeout, s.failFast = p.retry, p.timeout, p.failFast
 	t.mu.Unlock()
 	m := &mapping[In, Out]{fn: fn, inputs: inputs, out: out}
 	items := make([]mapItem[In, Out], len(inputs))
@@ -52,25 +53,33 @@ type mapItem[In, Out any] struct {
 	i int
 }
 
-func (it *mapItem[In, Out]) run(ctx context.Context, fallback retryPolicy, tries *int) error {
+func (it *mapItem[In, Out]) run(ctx context.Context, fallback policy, tries *int) error {
 	try := func(attempt int) error {
 		*tries = attempt
-		v, err := it.m.fn(ctx, it.m.inputs[it.i])
-		if err == nil {
-			it.m.out[it.i] = v
+		if fallback.timeout > 0 {
+			return timedTry(ctx, fallback.timeout, it.try)
 		}
-		return err
+		return it.try(ctx)
 	}
 	err := try(1)
 	if err == nil {
 		return nil
 	}
-	return fallback.retry(ctx, err, try)
+	return fallback.retry.retry(ctx, err, try)
+}
+
+// try runs fn once over the item's input, with ctx.
+func (it *mapItem[In, Out]) try(ctx context.Context) error {
+	v, err := it.m.fn(ctx, it.m.inputs[it.i])
+	if err == nil {
+		it.m.out[it.i] = v
+	}
+	return err
 }
 
 func (it *mapItem[In, Out]) Execute() error {
 	var tries int
-	return it.run(context.Background(), retryPolicy{}, &tries)
+	return it.run(context.Background(), policy{}, &tries)
 }
 
 func (it *mapItem[In, Out]) WithRetry(uint, time.Duration) Worker { return it }

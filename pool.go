@@ -16,10 +16,11 @@ import (
 // long-lived pool can bound the work of a whole service while each request
 // waits for its own tasks.
 //
-// The zero Pool is ready to use: no limit, no retry, no fail-fast. A Pool is
-// safe for concurrent use, except that it must not be copied after first use
-// and its configuration (WithLimit, WithRetry, WithFailFast) may change only
-// while neither it nor any pool below it has tasks not yet waited for.
+// The zero Pool is ready to use: no limit, no retry, no timeout, no
+// fail-fast. A Pool is safe for concurrent use, except that it must not be
+// copied after first use and its configuration (WithLimit, WithRetry,
+// WithTimeout, WithFailFast) may change only while neither it nor any pool
+// below it has tasks not yet waited for.
 //
 // Running a task costs no allocation beyond the [Task] itself: the workers
 // of a pool and its sub-pools are goroutines that run one task after
@@ -36,6 +37,7 @@ type Pool struct {
 	limit    int // 0 means none
 	queue    int // tasks that may wait for a slot at the limit; 0 means none
 	retry    retryPolicy
+	timeout  time.Duration // of each try of a task without its own; 0 means none
 	failFast bool
 	closed   bool // Close was called: tasks handed to Go never run
 	lateSkip bool // tasks were handed to Go after a Close; the next Wait reports ErrClosed

@@ -49,11 +49,21 @@ func backoff(k uint, sleep time.Duration, draw uint64) time.Duration {
 
 // retry finishes a task whose first try failed with err: it tries again with
 // try(2), try(3), ... as the policy allows, waiting between tries, and
-// returns the last error. A [Permanent] error, or ctx being done, ends it.
+// returns the last error, without its marks. A [Permanent] error, or ctx
+// being done, ends it; a [RetryAfter] error sets the next wait instead of
+// the backoff, and draws no random number.
 func (p retryPolicy) retry(ctx context.Context, err error, try func(attempt int) error) error {
 	for k := uint(1); ; k++ {
-		var stop bool
-		if err, stop = permanent(err); stop || k >= p.attempts || !sleep(ctx, backoff(k, p.sleep, randUint64())) {
+		var m marks
+		m, err = unmark(err)
+		if m.permanent || k >= p.attempts {
+			return err
+		}
+		wait := m.after
+		if !m.retryAfter {
+			wait = backoff(k, p.sleep, randUint64())
+		}
+		if !sleep(ctx, wait) {
 			return err
 		}
 		if err = try(int(k + 1)); err == nil {

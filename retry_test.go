@@ -7,6 +7,7 @@ import (
 	"math"
 	"math/big"
 	"math/rand/v2"
+	"slices"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
@@ -337,4 +338,28 @@ func TestSleep(t *testing.T) {
 			}
 		})
 	})
+}
+
+func TestRetryAfterDrawsNoRandomNumber(t *testing.T) {
+	calls := replaceDraw(t, func() uint64 { return 0 })
+	synctest.Test(t, func(t *testing.T) {
+		errA := errors.New("a")
+		script := []error{RetryAfter(3*time.Second, errA), errA, RetryAfter(time.Hour, errA), errA, nil}
+		var at []time.Time
+		tk := NewTask(func(a Args[int]) error {
+			at = append(at, time.Now())
+			return script[a.Attempt-1]
+		}).WithRetry(5, time.Second)
+		if err := NewPool().Go(tk).Wait(); err != nil {
+			t.Fatalf("Wait = %v", err)
+		}
+		// A zero draw makes each backoff d/2: after 2 failures d = 2s, after 4, 8s.
+		want := []time.Duration{3 * time.Second, time.Second, time.Hour, 4 * time.Second}
+		if got := gapsOf(at); !slices.Equal(got, want) {
+			t.Errorf("waits %v, want exactly %v", got, want)
+		}
+	})
+	if got := calls.Load(); got != 2 {
+		t.Errorf("%d random draws, want 2: one per backoff, none for a RetryAfter wait", got)
+	}
 }

@@ -17,10 +17,12 @@ type Retryable interface {
 // Worker is what a [Pool] runs. [*Task] is the Worker this package provides;
 // a Worker of another type, even one that embeds a *Task, is run through
 // Execute, under the pool's retry policy (see [Pool.WithRetry]): it cannot
-// see the pool's context, and a [Drain] does not wait for it. If it embeds a
-// *Task that has a retry policy of its own, that policy alone applies, inside
-// Execute, with context.Background: tries never multiply, but Close and
-// fail-fast do not cut its waits short.
+// see the pool's context, so the pool's timeout does not reach it, and a
+// [Drain] does not wait for it. If it embeds a *Task that has a retry policy
+// of its own, that policy alone applies, inside Execute, with
+// context.Background: tries never multiply, but Close and fail-fast do not
+// cut its waits short. A timeout of the embedded *Task's own applies to each
+// try inside Execute.
 type Worker interface {
 	Executable
 	Retryable
@@ -30,21 +32,21 @@ type Worker interface {
 type Args[T any] struct {
 	Input   *T              // set by WithInput; nil when none
 	Drainer *Drain[T]       // set by DrainTo; nil when none
-	Context context.Context // never nil; done when the task's pool is cancelled or closed
+	Context context.Context // never nil; done when the task's pool is cancelled or closed, or the try times out
 	Attempt int             // 1 on the first try, 2 on the first retry, ...
 }
 
 // Task is a unit of work whose function receives [Args] of type T. It is
-// configured with WithInput, DrainTo and WithRetry before it is handed to a
-// [Pool]; after that it must not be reconfigured, but it may be handed to any
-// number of pools, any number of times, also concurrently: a Task keeps no
-// state of its own between runs.
+// configured with WithInput, DrainTo, WithTimeout and WithRetry before it is
+// handed to a [Pool]; after that it must not be reconfigured, but it may be
+// handed to any number of pools, any number of times, also concurrently: a
+// Task keeps no state of its own between runs.
 //
 // Create tasks with [NewTask]: the zero Task has no function to run. A Task
 // is one 32-byte allocation, whatever it is configured with: WithInput and
-// DrainTo store a pointer in it, and WithRetry allocates only when its policy
-// differs from the one last given to any task, since tasks built alike share
-// their options.
+// DrainTo store a pointer in it, and WithRetry and WithTimeout allocate only
+// when they give t options other than those they last gave any task, since
+// tasks built alike share their options.
 type Task[T any] struct {
 	fn    func(Args[T]) error
 	input *T
@@ -55,13 +57,36 @@ type Task[T any] struct {
 // taskOptions holds what few tasks set, so that Task stays four words.
 // It is immutable once a task points to it, and may be shared by tasks.
 type taskOptions struct {
-	retry    retryPolicy
-	hasRetry bool
+	retry      retryPolicy
+	timeout    time.Duration // never negative; 0 means none
+	hasRetry   bool
+	hasTimeout bool
 }
 
-// lastRetry remembers the options of the last WithRetry, so that tasks built
-// alike in a loop share them without allocating.
-var lastRetry atomic.Pointer[taskOptions]
+// lastRetry and lastTimeout remember the options that WithRetry and
+// WithTimeout last gave a task, so that tasks built alike in a loop share
+// them without allocating, whichever order they are configured in.
+var lastRetry, lastTimeout atomic.Pointer[taskOptions]
+
+// options returns t's options, or the zero options if it has none.
+func (t *Task[T]) options() taskOptions {
+	if t.opts == nil {
+		return taskOptions{}
+	}
+	return *t.opts
+}
+
+// sharedOptions returns options equal to want: those that last holds if they
+// are, and otherwise new ones, which it then holds.
+func sharedOptions(last *atomic.Pointer[taskOptions], want taskOptions) *taskOptions {
+	if o := last.Load(); o != nil && *o == want {
+		return o
+	}
+	o := new(taskOptions)
+	*o = want
+	last.Store(o)
+	return o
+}
 
 // NewTask returns a task that runs fn. It panics if fn is nil.
 func NewTask[T any](fn func(Args[T]) error) *Task[T] {
@@ -96,42 +121,62 @@ func (t *Task[T]) DrainTo(d *Drain[T]) *Task[T] {
 // of that, and never more than one minute, or sleep if sleep is longer; a
 // negative sleep counts as 0. The wait ends at once when the task's context is
 // done, and the task then fails with its last error. A [Permanent] error or a
-// panic ends the tries at once.
+// panic ends the tries at once; a [RetryAfter] error sets the next wait.
+// WithRetry keeps t's timeout.
 func (t *Task[T]) WithRetry(attempts uint, sleep time.Duration) Worker {
-	p := newRetryPolicy(attempts, sleep)
-	o := lastRetry.Load()
-	if o == nil || o.retry != p {
-		o = &taskOptions{retry: p, hasRetry: true}
-		lastRetry.Store(o)
-	}
-	t.opts = o
+	o := t.options()
+	o.retry, o.hasRetry = newRetryPolicy(attempts, sleep), true
+	t.opts = sharedOptions(&lastRetry, o)
 	return t
 }
 
 // Execute runs t on the calling goroutine with its own retry policy and
-// context.Background, and returns its last error. A panic in t's function
-// propagates, as in any function call; only a [Pool] recovers panics.
+// timeout, and context.Background, and returns its last error. A panic in
+// t's function propagates, as in any function call; only a [Pool] recovers
+// panics.
 func (t *Task[T]) Execute() error {
 	var tries int
-	return t.run(context.Background(), retryPolicy{}, &tries)
+	return t.run(context.Background(), policy{}, &tries)
 }
 
-// run tries t with ctx, under its own retry policy or else under fallback,
-// and counts its tries.
-func (t *Task[T]) run(ctx context.Context, fallback retryPolicy, tries *int) error {
+// run tries t with ctx, under its own retry policy and timeout, or else
+// under fallback's, and counts its tries.
+func (t *Task[T]) run(ctx context.Context, fallback policy, tries *int) error {
 	a := Args[T]{Input: t.input, Drainer: t.drain, Context: ctx, Attempt: 1}
 	p := fallback
-	if o := t.opts; o != nil && o.hasRetry {
-		p = o.retry
+	if o := t.opts; o != nil {
+		if o.hasRetry {
+			p.retry = o.retry
+		}
+		if o.hasTimeout {
+			p.timeout = o.timeout
+		}
 	}
 	*tries = 1
-	err := t.fn(a)
+	var err error
+	if p.timeout > 0 {
+		err = t.tryTimed(ctx, &a, p.timeout)
+	} else {
+		err = t.fn(a)
+	}
 	if err == nil {
 		return nil
 	}
-	return p.retry(ctx, err, func(attempt int) error {
+	return p.retry.retry(ctx, err, func(attempt int) error {
 		a.Attempt, *tries = attempt, attempt
+		if p.timeout > 0 {
+			return t.tryTimed(ctx, &a, p.timeout)
+		}
 		return t.fn(a)
+	})
+}
+
+// tryTimed tries t with a, and a context derived from ctx that is done d
+// after the try starts (see timedTry).
+func (t *Task[T]) tryTimed(ctx context.Context, a *Args[T], d time.Duration) error {
+	return timedTry(ctx, d, func(ctx context.Context) error {
+		a.Context = ctx
+		return t.fn(*a)
 	})
 }
 
@@ -174,7 +219,7 @@ func (t *Task[T]) self() Worker { return t }
 // task is what the pool needs of a [*Task], whatever its T.
 type task interface {
 	Worker
-	run(ctx context.Context, fallback retryPolicy, tries *int) error
+	run(ctx context.Context, fallback policy, tries *int) error
 	ownsRetry() bool
 	feed() *feed
 	self() Worker

@@ -127,7 +127,7 @@ func (b *batch) execute(w Worker, tries *int) (err error) {
 	}()
 	*tries = 1
 	if isTask {
-		err = t.run(b, b.pool.retry, tries)
+		err = t.run(b, policy{b.pool.retry, b.pool.timeout}, tries)
 	} else {
 		err = runWorker(b, w, b.pool.retry, tries)
 	}

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -22,6 +23,7 @@ type config struct {
 	Limit    int           // tasks running at once; <= 0 means no limit
 	Attempts uint          // tries per URL
 	Backoff  time.Duration // base wait before the first retry
+	Timeout  time.Duration // most time one request may take; <= 0 means no limit
 	FailRate float64       // fraction of endpoints that misbehave
 	Latency  time.Duration // typical time an endpoint takes to answer
 	Seed     uint64        // draws which endpoints misbehave, and how
@@ -31,12 +33,20 @@ type config struct {
 	onHit func()     // if set, the server calls it on every request (tests)
 }
 
-// result is what a successful fetch sends to the drain.
+// result is what a successful fetch sends to the drain. A task's input is
+// its result with only the URL filled in, and the task's tries keep count
+// in it as they go: tries of one task run one after another.
 type result struct {
 	URL      string
 	Status   int
 	Attempts int           // the try that succeeded: 1 if no retry was needed
 	Latency  time.Duration // of the request that succeeded
+	Tries    int           // tries made, successful or not
+	Waited   int           // retries that waited as the server's Retry-After asked
+	TimedOut int           // tries cut short by the timeout
+
+	asked   time.Duration // the wait the last answer's Retry-After asked for
+	askedAt time.Time     // when that answer came; zero if it asked nothing
 }
 
 // fetchError is the failure of one try of a fetch.
@@ -70,6 +80,9 @@ type summary struct {
 	Causes       []error  // the failures Wait reported, in the order they happened
 	Unfinished   int      // URLs neither fetched nor given up on: the run was cut short
 	Retries      int64    // tries beyond the first, summed over URLs
+	Waited       int64    // retries that waited as the server asked (Retry-After)
+	TimedOut     int64    // tries cut short by the timeout
+	URLs         []result // every URL's counts of tries, waits and timeouts, in plan order
 	Peak         int64    // most fetches ever in flight at once
 	Wall         time.Duration
 	RequestTime  time.Duration // time spent in requests, summed over tries
@@ -82,17 +95,29 @@ type fetcher struct {
 	inFlight atomic.Int64
 	peak     atomic.Int64
 	retries  atomic.Int64
+	waited   atomic.Int64
+	timedOut atomic.Int64
 	busy     atomic.Int64 // nanoseconds spent in requests
 }
 
 // fetch is the task: it GETs the URL of its input and sends the result to
 // its drain. A 4xx answer is marked Permanent, since asking again cannot
-// change it; a 5xx or a dropped connection is returned as is, for the task's
-// retry policy to try again.
+// change it; a 429 or 503 with a Retry-After header is marked RetryAfter,
+// so that the next try waits as long as the server asked instead of the
+// backoff; any other 5xx, a dropped connection or a request that ran out of
+// time (net/http then fails with its context's cause, gopool.ErrTimeout) is
+// returned as is, for the task's retry policy to try again.
 func (f *fetcher) fetch(a gopool.Args[result]) error {
+	in := a.Input
+	in.Tries = a.Attempt
 	if a.Attempt > 1 {
 		f.retries.Add(1)
+		if !in.askedAt.IsZero() && time.Since(in.askedAt) >= in.asked {
+			in.Waited++
+			f.waited.Add(1)
+		}
 	}
+	in.asked, in.askedAt = 0, time.Time{}
 	n := f.inFlight.Add(1)
 	defer f.inFlight.Add(-1)
 	for p := f.peak.Load(); n > p && !f.peak.CompareAndSwap(p, n); p = f.peak.Load() {
@@ -111,6 +136,10 @@ func (f *fetcher) fetch(a gopool.Args[result]) error {
 		if ue, ok := err.(*url.Error); ok {
 			err = ue.Err // the URL is already in the message
 		}
+		if errors.Is(err, gopool.ErrTimeout) { // net/http fails with the context's cause
+			in.TimedOut++
+			f.timedOut.Add(1)
+		}
 		fail.Err = err
 		return fail
 	}
@@ -120,15 +149,37 @@ func (f *fetcher) fetch(a gopool.Args[result]) error {
 	switch {
 	case err != nil:
 		return fail
-	case resp.StatusCode >= 400 && resp.StatusCode < 500 && resp.StatusCode != http.StatusTooManyRequests:
+	case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable:
+		if d, ok := retryAfter(resp.Header.Get("Retry-After"), time.Now()); ok {
+			in.asked, in.askedAt = d, time.Now()
+			return gopool.RetryAfter(d, fail)
+		}
+		return fail
+	case resp.StatusCode >= 400 && resp.StatusCode < 500:
 		return gopool.Permanent(fail)
 	case resp.StatusCode != http.StatusOK:
 		return fail
 	}
-	r := *a.Input
+	r := *in
 	r.Status, r.Attempts, r.Latency = resp.StatusCode, a.Attempt, time.Since(start)
 	a.Drainer.Send(r)
 	return nil
+}
+
+// retryAfter returns the wait that a Retry-After header value asks for:
+// a number of seconds, or an HTTP date, from now. It reports false for an
+// empty or malformed value.
+func retryAfter(v string, now time.Time) (time.Duration, bool) {
+	if v == "" {
+		return 0, false
+	}
+	if s, err := strconv.ParseUint(v, 10, 31); err == nil {
+		return time.Duration(s) * time.Second, true
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		return max(t.Sub(now), 0), true
+	}
+	return 0, false
 }
 
 // run starts the demo server, fetches cfg.N URLs from it through a pool, and
@@ -145,8 +196,8 @@ func run(ctx context.Context, cfg config, out io.Writer) (summary, error) {
 	defer tr.CloseIdleConnections()
 	f := &fetcher{client: &http.Client{Transport: tr}}
 
-	fmt.Fprintf(out, "fetching %d URLs from %s: limit %s, %d tries each, backoff %v",
-		len(plan), srv.URL, limitString(cfg.Limit), max(cfg.Attempts, 1), cfg.Backoff)
+	fmt.Fprintf(out, "fetching %d URLs from %s: limit %s, %d tries each, backoff %v, timeout %s",
+		len(plan), srv.URL, limitString(cfg.Limit), max(cfg.Attempts, 1), cfg.Backoff, timeoutString(cfg.Timeout))
 	if cfg.plan == nil {
 		fmt.Fprintf(out, ", %.0f%% flaky or broken (seed %d)", 100*cfg.FailRate, cfg.Seed)
 	}
@@ -155,10 +206,13 @@ func run(ctx context.Context, cfg config, out io.Writer) (summary, error) {
 	// Args carries one type for both Input and Drainer: each task's input
 	// is its result with only the URL filled in.
 	results := gopool.NewDrainer[result]()
+	inputs := make([]result, len(plan))
 	tasks := make([]gopool.Worker, len(plan))
 	for i := range plan {
+		inputs[i].URL = srv.url(i)
 		tasks[i] = gopool.NewTask(f.fetch).
-			WithInput(&result{URL: srv.url(i)}).
+			WithInput(&inputs[i]).
+			WithTimeout(cfg.Timeout).
 			DrainTo(results).
 			WithRetry(cfg.Attempts, cfg.Backoff)
 	}
@@ -203,6 +257,7 @@ func run(ctx context.Context, cfg config, out io.Writer) (summary, error) {
 	s.Succeeded = len(s.Results)
 	s.Unfinished = len(plan) - s.Succeeded - s.Failed
 	s.Retries, s.Peak = f.retries.Load(), f.peak.Load()
+	s.Waited, s.TimedOut, s.URLs = f.waited.Load(), f.timedOut.Load(), inputs // Wait returned: no task writes them
 	s.RequestTime = time.Duration(f.busy.Load())
 	s.ServerPanics = srv.panics.Load()
 	s.print(out, cfg, ctx.Err() != nil)
@@ -226,6 +281,13 @@ func causes(err error) []error {
 		return errs
 	}
 	return []error{err}
+}
+
+func timeoutString(d time.Duration) string {
+	if d <= 0 {
+		return "none"
+	}
+	return d.String()
 }
 
 func limitString(limit int) string {
@@ -264,9 +326,11 @@ func (s *summary) print(out io.Writer, cfg config, interrupted bool) {
 		if fe, ok := errors.AsType[*fetchError](c); ok {
 			path = fe.Path
 			switch {
+			case errors.Is(c, gopool.ErrTimeout):
+				what = fmt.Sprintf("no response within %v, gave up after try %d", cfg.Timeout, fe.Attempt)
 			case fe.Status == 0:
 				what = fmt.Sprintf("no response (%v), gave up after try %d", fe.Err, fe.Attempt)
-			case fe.Attempt == 1 && fe.Status < 500:
+			case fe.Attempt == 1 && fe.Status < 500 && fe.Status != http.StatusTooManyRequests:
 				what = fmt.Sprintf("%d %s, permanent: not retried", fe.Status, http.StatusText(fe.Status))
 			default:
 				what = fmt.Sprintf("%d %s, gave up after try %d", fe.Status, http.StatusText(fe.Status), fe.Attempt)
@@ -299,6 +363,8 @@ func (s *summary) print(out io.Writer, cfg config, interrupted bool) {
 		w("unfinished %5d   URLs the interrupted run did not get to", s.Unfinished)
 	}
 	w("retries    %5d   tries beyond the first, backoff %v doubling with jitter", s.Retries, cfg.Backoff)
+	w("           %5d   of them after waiting as the server asked (Retry-After), not the backoff", s.Waited)
+	w("timeouts   %5d   tries cut short at %s, each retried while tries remained", s.TimedOut, timeoutString(cfg.Timeout))
 	speedup := 0.0
 	if s.Wall > 0 {
 		speedup = float64(s.RequestTime) / float64(s.Wall)

@@ -1,14 +1,16 @@
 // Command fetch shows what gopool does with real work: it starts an HTTP
-// server on loopback whose endpoints are slow, flaky, broken, missing, or
-// panicking, and fetches a few hundred URLs from it through a gopool.Pool
-// with a concurrency limit, per-task retries with backoff, and a typed drain
-// of results. It prints a progress line while it runs, and then what
-// succeeded, what failed and why, the retries spent, the wall time and the
-// peak concurrency.
+// server on loopback whose endpoints are slow, flaky, throttled, hanging,
+// broken, missing, or panicking, and fetches a few hundred URLs from it
+// through a gopool.Pool with a concurrency limit, a timeout per request,
+// per-task retries with backoff, waits as long as a server's Retry-After
+// header asks, and a typed drain of results. It prints a progress line while
+// it runs, and then what succeeded, what failed and why, the retries spent
+// (and how many waited as the server asked), the requests that timed out,
+// the wall time and the peak concurrency.
 //
 // Usage:
 //
-//	go run ./fetch [-n 300] [-limit 16] [-attempts 4] [-fail 0.2] [-seed 1]
+//	go run ./fetch [-n 300] [-limit 16] [-attempts 4] [-timeout 500ms] [-fail 0.2] [-seed 1]
 //
 // The same seed always draws the same endpoints, so two runs with the same
 // flags fail in the same way.
@@ -52,6 +54,7 @@ func parseFlags(args []string, errOut io.Writer) (config, error) {
 	fs.IntVar(&cfg.Limit, "limit", 16, "most fetches in flight at once (0: no limit)")
 	fs.UintVar(&cfg.Attempts, "attempts", 4, "tries per URL, the first included")
 	fs.DurationVar(&cfg.Backoff, "backoff", 50*time.Millisecond, "wait before the first retry; it doubles for each next one, with jitter")
+	fs.DurationVar(&cfg.Timeout, "timeout", 500*time.Millisecond, "most time one request may take before it is given up and retried (0: no limit)")
 	fs.Float64Var(&cfg.FailRate, "fail", 0.2, "fraction of endpoints that are flaky or broken, in [0, 1]")
 	fs.DurationVar(&cfg.Latency, "latency", 40*time.Millisecond, "typical time an endpoint takes to answer")
 	fs.Uint64Var(&cfg.Seed, "seed", 1, "seed that draws which endpoints misbehave, and how")
@@ -69,6 +72,8 @@ func parseFlags(args []string, errOut io.Writer) (config, error) {
 		bad = fmt.Errorf("-fail %v: must be in [0, 1]", cfg.FailRate)
 	case cfg.Latency < 0:
 		bad = fmt.Errorf("-latency %v: must not be negative", cfg.Latency)
+	case cfg.Timeout < 0:
+		bad = fmt.Errorf("-timeout %v: must not be negative", cfg.Timeout)
 	}
 	if bad != nil {
 		fmt.Fprintln(errOut, "fetch:", bad)

@@ -16,12 +16,22 @@ import (
 type kind uint8
 
 const (
-	kindOK      kind = iota // answers 200
-	kindFlaky               // answers 503 for its first fails requests, then 200
-	kindDown                // always answers 503
-	kindMissing             // always answers 404: retrying cannot help
-	kindPanic               // its handler panics: net/http drops the connection
+	kindOK        kind = iota // answers 200
+	kindFlaky                 // answers 503 for its first fails requests, then 200
+	kindDown                  // always answers 503
+	kindMissing               // always answers 404: retrying cannot help
+	kindPanic                 // its handler panics: net/http drops the connection
+	kindThrottled             // answers its status, with a Retry-After header, for its first fails requests, then 200
+	kindSlow                  // takes slowHang to answer its first fails requests, then answers in its latency
 )
+
+// retryAfterSeconds is what a throttled endpoint's Retry-After header asks
+// for: how many seconds to wait before asking again.
+const retryAfterSeconds = 1
+
+// slowHang is how long a slow endpoint takes to answer its first requests:
+// far longer than any sensible -timeout, so that those requests time out.
+const slowHang = 30 * time.Second
 
 func (k kind) String() string {
 	switch k {
@@ -35,6 +45,10 @@ func (k kind) String() string {
 		return "missing"
 	case kindPanic:
 		return "panic"
+	case kindThrottled:
+		return "throttled"
+	case kindSlow:
+		return "slow"
 	}
 	return "kind(" + strconv.Itoa(int(k)) + ")"
 }
@@ -42,13 +56,16 @@ func (k kind) String() string {
 // endpoint is the behaviour of one URL of the demo server.
 type endpoint struct {
 	kind    kind
-	fails   int           // kindFlaky: how many requests fail before one succeeds
+	fails   int           // kindFlaky, kindThrottled, kindSlow: how many requests fail before one succeeds
+	status  int           // kindThrottled: 429 or 503
 	latency time.Duration // how long each request takes to answer
 }
 
 // makePlan draws the behaviour of n endpoints from seed. A fraction failRate
-// of them misbehave: most are flaky (1 to 3 failures, then success), some are
-// down for good, some are missing; if any may misbehave, exactly one endpoint
+// of them misbehave: most are flaky (1 to 3 failures, then success), some
+// are throttled (1 or 2 answers of 429 or 503 with a Retry-After header,
+// then success), some slow (1 or 2 requests that hang, then success), some
+// down for good, some missing; if any may misbehave, exactly one endpoint
 // panics. Request latencies are drawn from [latency/2, 3*latency/2), and one
 // endpoint in twenty is four times slower. The same arguments always give the
 // same plan.
@@ -67,9 +84,16 @@ func makePlan(n int, failRate float64, latency time.Duration, seed uint64) []end
 			continue
 		}
 		switch x := r.Float64(); {
-		case x < 0.6:
+		case x < 0.45:
 			e.kind, e.fails = kindFlaky, 1+r.IntN(3)
-		case x < 0.85:
+		case x < 0.6:
+			e.kind, e.fails, e.status = kindThrottled, 1+r.IntN(2), http.StatusTooManyRequests
+			if r.IntN(2) == 0 {
+				e.status = http.StatusServiceUnavailable
+			}
+		case x < 0.7:
+			e.kind, e.fails = kindSlow, 1+r.IntN(2)
+		case x < 0.9:
 			e.kind = kindDown
 		default:
 			e.kind = kindMissing
@@ -117,8 +141,12 @@ func (s *server) item(w http.ResponseWriter, r *http.Request) {
 	}
 	e := s.plan[i]
 	hit := int(s.hits[i].Add(1))
-	if e.latency > 0 {
-		t := time.NewTimer(e.latency)
+	latency := e.latency
+	if e.kind == kindSlow && hit <= e.fails {
+		latency = slowHang
+	}
+	if latency > 0 {
+		t := time.NewTimer(latency)
 		select {
 		case <-t.C:
 		case <-r.Context().Done(): // the client gave up
@@ -134,6 +162,9 @@ func (s *server) item(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "no such item", http.StatusNotFound)
 	case e.kind == kindDown, e.kind == kindFlaky && hit <= e.fails:
 		http.Error(w, "overloaded, try again later", http.StatusServiceUnavailable)
+	case e.kind == kindThrottled && hit <= e.fails:
+		w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds))
+		http.Error(w, "slow down, come back later", e.status)
 	default:
 		fmt.Fprintf(w, "item %d\n", i)
 	}
