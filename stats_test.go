@@ -227,6 +227,8 @@ type monotonic struct {
 	broken  string
 }
 
+func newMonotonic() *monotonic { return &monotonic{last: map[*gopool.Pool]gopool.Stats{}} }
+
 func (m *monotonic) sample(p *gopool.Pool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -243,7 +245,7 @@ func TestStats7CountersAreMonotonic(t *testing.T) {
 	// Successive Stats of each pool, taken from producers, from a sampler
 	// and from inside tasks while the tree runs a mix of tasks, never see a
 	// counter other than Running and Pending go down.
-	m := &monotonic{last: map[*gopool.Pool]gopool.Stats{}}
+	m := newMonotonic()
 	root := gopool.NewPool().WithLimit(4)
 	a, b := root.Sub().WithRetry(2, 0), root.Sub().WithFailFast()
 	g := a.Sub()
