@@ -1676,13 +1676,22 @@ func bubblesHelper(t *testing.T) {
 	<-done
 }
 
+// helperEnv is the environment of a child test binary: this one's, with env
+// added. Under -race a child would sleep a second before it exits (GORACE's
+// atexit_sleep_ms), a second of every run of the suite per helper; it is
+// told not to.
+func helperEnv(env ...string) []string {
+	gorace := strings.TrimSpace(os.Getenv("GORACE") + " atexit_sleep_ms=0")
+	return append(append(os.Environ(), "GORACE="+gorace), env...)
+}
+
 // runHelper runs the test binary again with only test name, the environment
 // variable env set, and returns its output, shortened to the part that says
 // what went wrong.
 func runHelper(t *testing.T, name string, env ...string) (string, error) {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^"+name+"$", "-test.count=1", "-test.v")
-	cmd.Env = append(os.Environ(), env...)
+	cmd.Env = helperEnv(env...)
 	out, err := cmd.CombinedOutput()
 	s := string(out)
 	if len(s) > 3000 {

@@ -1445,9 +1445,7 @@ func runHelperWithin(t *testing.T, timeout time.Duration, name string, env ...st
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^"+name+"$", "-test.count=1", "-test.v")
-	// Under -race a child sleeps a second before it exits, unless told not to.
-	cmd.Env = append(os.Environ(), "GORACE="+strings.TrimSpace(os.Getenv("GORACE")+" atexit_sleep_ms=0"))
-	cmd.Env = append(cmd.Env, env...)
+	cmd.Env = helperEnv(env...)
 	out := &fatalWatcher{fatal: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
