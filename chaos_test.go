@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/exec"
+	"reflect"
 	"runtime"
 	"slices"
 	"strconv"
@@ -67,12 +68,36 @@ var chaosShapes = []chaosShape{
 	{name: "close-limit2", limit: 2, stop: stopClose},
 }
 
+// A chaosTreeShape is a root pool with two to four sub-pools, and sometimes
+// a grandchild under the first, each fed by producers of its own at once.
+// Each pool of the tree is a unit with its own tasks, drains and ledger,
+// checked as a chaosShape of its own; the root's Stats are checked against
+// the ledgers of all units, and each sub-pool's against its subtree's.
+type chaosTreeShape struct {
+	name      string
+	rootLimit int      // the root's limit; the sub-pools draw theirs
+	stop      stopKind // stopClose: Close on the root, mid-batch; stopDeadline: the root's parent has a deadline; stopCancel: the second sub-pool's own ctx is cancelled mid-batch
+	failFast  bool     // the first sub-pool is fail-fast
+}
+
+var chaosTreeShapes = []chaosTreeShape{
+	{name: "tree"},
+	{name: "tree-limit3", rootLimit: 3},
+	{name: "tree-close", stop: stopClose},
+	{name: "tree-close-limit4", rootLimit: 4, stop: stopClose},
+	{name: "tree-failfast-limit4", rootLimit: 4, failFast: true},
+	{name: "tree-deadline-limit3", rootLimit: 3, stop: stopDeadline},
+	{name: "tree-cancel", stop: stopCancel},
+}
+
 // TestChaos runs batches of randomly mixed tasks (succeed, fail, panic,
 // Goexit, block until cancelled, retry then succeed, Permanent, send to
-// drains, submit more tasks) from several goroutines at once, on each pool
-// shape, and checks the ledger of every batch exactly: what ran, what was
-// skipped, what was reported, what each drain holds, the peak concurrency,
-// and that no goroutine survives.
+// drains, submit more tasks, return a typed-nil error whose methods panic,
+// return joined failures and joined echoes) from several goroutines at once,
+// on each pool shape and each tree of pools, and checks the ledger of every
+// batch exactly: what ran, what was skipped, what was reported, what each
+// drain holds, the peak concurrency at each limit, the pools' Stats, and
+// that no goroutine survives.
 func TestChaos(t *testing.T) {
 	seeds := chaosSeeds()
 	for _, shape := range chaosShapes {
@@ -80,6 +105,15 @@ func TestChaos(t *testing.T) {
 			for _, seed := range seeds {
 				t.Run("seed="+strconv.FormatUint(seed, 10), func(t *testing.T) {
 					runChaos(t, shape, seed)
+				})
+			}
+		})
+	}
+	for _, shape := range chaosTreeShapes {
+		t.Run(shape.name, func(t *testing.T) {
+			for _, seed := range seeds {
+				t.Run("seed="+strconv.FormatUint(seed, 10), func(t *testing.T) {
+					runChaosTree(t, shape, seed)
 				})
 			}
 		})
@@ -118,9 +152,42 @@ const (
 	kSleep              // sleeps (synctest only), then succeeds
 	kSpawn              // submits its children to the pool (unlimited only), then succeeds
 	kCustom             // a Worker that is not a Task: fails a few tries under the pool's retry
+	kNilErr             // returns a typed-nil *chaosNilErr, whose Is and Error panic, on every try
+	kJoinFail           // returns errors.Join(its unique error, ctx.Err()) on every try: a failure
+	kEcho               // returns an echo of its context if it is done, else nil
 )
 
-var kindNames = [...]string{"ok", "fail", "panic-error", "panic-value", "permanent", "retry", "goexit", "block", "sleep", "spawn", "custom"}
+var kindNames = [...]string{"ok", "fail", "panic-error", "panic-value", "permanent", "retry", "goexit", "block", "sleep", "spawn", "custom",
+	"nil-error", "join-fail", "echo"}
+
+// What a kBlock task returns once its context is done.
+const (
+	blockEcho       = iota // fmt.Errorf("...: %w", ctx.Err()): an echo
+	blockJoinedEcho        // errors.Join(ctx.Err(), fmt.Errorf("...: %w", ctx.Err())): an echo
+	blockJoinedFail        // errors.Join(its unique error, ctx.Err()): a failure
+)
+
+// chaosNilErr is a user's error type whose methods read the receiver before
+// anything else, as such methods usually do: a typed-nil *chaosNilErr
+// panics in Is and in Error. The pool calls Is only to judge whether the
+// error echoes a done context, and then reports the panic as a
+// *PanicError; otherwise it reports the typed nil itself.
+type chaosNilErr struct{ code int }
+
+func (e *chaosNilErr) Error() string { return "chaos code " + strconv.Itoa(e.code) }
+
+func (e *chaosNilErr) Is(target error) bool {
+	code := e.code
+	t, ok := target.(*chaosNilErr)
+	return ok && t != nil && t.code == code
+}
+
+// isNilDeref reports whether v is the runtime's panic value for a nil
+// pointer dereference, as a typed-nil *chaosNilErr's methods raise.
+func isNilDeref(v any) bool {
+	err, ok := v.(runtime.Error)
+	return ok && strings.Contains(err.Error(), "nil pointer dereference")
+}
 
 func (k taskKind) String() string { return kindNames[k] }
 
@@ -154,6 +221,7 @@ type chaosTask struct {
 	panicVal  any
 	sleep     time.Duration // kSleep
 	lookCtx   bool          // checks its context on every try (which makes the pool create it)
+	blockRet  int           // kBlock: what it returns, blockEcho, blockJoinedEcho or blockJoinedFail
 	yields    int           // runtime.Gosched calls per try, so that tasks overlap
 	children  []*chaosTask  // kSpawn
 	worker    gopool.Worker
@@ -198,6 +266,22 @@ type chaosRun struct {
 	seed     uint64
 	rng      *rand.Rand
 	synctest bool
+	name     string       // in a tree: the unit's name
+	tree     *chaosTree   // in a tree: the tree; nil for a single pool
+	parent   *chaosRun    // in a tree: the unit whose pool this unit's pool is a sub-pool of
+	path     []*chaosNode // the limits on the pool's path: its own first, then its ancestors'
+	mono     *monotonic   // samples the Stats of the pools, checking their counters never go down
+	minTop   int          // how many top-level tasks: minTop + rng.IntN(spread)
+	spread   int
+	expected gopool.Stats      // what the pool's Stats must be once everything is waited for, for this unit alone
+	ctxs     []context.Context // the contexts on the pool's path that can be done
+
+	parentCtx    context.Context // the pool's parent context, or its own (SubWithContext), if it has one
+	cancelParent context.CancelCauseFunc
+	parentCause  error
+	stopped      atomic.Bool // Close was called up the tree, or a context on the path is done
+	f            chaosFacts
+	closeErr     error // what Close returned, if this unit's pool was the one closed
 
 	pool       *gopool.Pool
 	poolRetry  uint // attempts of the pool's policy; 0 if none
@@ -234,6 +318,55 @@ func (r *chaosRun) failf(format string, args ...any) {
 
 func (r *chaosRun) cancellable() bool { return r.shape.failFast || r.shape.stop != stopNone }
 
+// A chaosNode is a limit on a pool's path: how many blockers were made below
+// it, and how many tasks below it run at once.
+type chaosNode struct {
+	name     string
+	limit    int
+	blockers int
+	active   atomic.Int32
+	peak     atomic.Int32
+}
+
+func (n *chaosNode) enter() {
+	k := n.active.Add(1)
+	for p := n.peak.Load(); k > p && !n.peak.CompareAndSwap(p, k); p = n.peak.Load() {
+	}
+}
+
+func (n *chaosNode) leave() { n.active.Add(-1) }
+
+// pathUnlimited reports whether no limit is on the pool's path, so that a
+// task may submit to its own pool.
+func (r *chaosRun) pathUnlimited() bool {
+	for _, n := range r.path {
+		if n.limit > 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// mayBlock reports whether a new task may be a blocker, which waits until
+// its batch is cancelled: only where something is bound to cancel it, and,
+// under a limit, fewer than the limit unless the deadline frees them, so
+// that a slot stays free at every limit on the path for the tasks that
+// trigger the cancellation.
+func (r *chaosRun) mayBlock() bool {
+	if !r.cancellable() || (r.shape.failFast && r.clean) {
+		return false
+	}
+	if r.shape.stop == stopDeadline {
+		return true
+	}
+	for _, n := range r.path {
+		if n.limit > 0 && n.blockers >= n.limit-1 {
+			return false
+		}
+	}
+	return true
+}
+
 func runChaos(t *testing.T, shape chaosShape, seed uint64) {
 	h := fnv.New64a()
 	h.Write([]byte(shape.name))
@@ -243,6 +376,10 @@ func runChaos(t *testing.T, shape chaosShape, seed uint64) {
 		rng:       rand.New(rand.NewPCG(seed, h.Sum64())),
 		synctest:  shape.stop == stopDeadline,
 		triggered: make(chan struct{}),
+		path:      []*chaosNode{{name: "pool", limit: shape.limit}},
+		mono:      newMonotonic(),
+		minTop:    5,
+		spread:    40,
 	}
 	// A hung batch is a failure too: dump every goroutine with the seed.
 	watchdog := time.AfterFunc(3*time.Minute, func() {
@@ -265,10 +402,246 @@ func runChaos(t *testing.T, shape chaosShape, seed uint64) {
 		}
 		t.Errorf("seed=%d: %s", seed, p)
 	}
+	if r.mono.broken != "" {
+		t.Errorf("seed=%d: a counter of Stats went down: %s", seed, r.mono.broken)
+	}
 	if t.Failed() {
 		t.Logf("replay: go test -run 'TestChaos/%s/' -chaos.seed=%d", shape.name, seed)
 	}
 	goleak.VerifyNone(t)
+}
+
+// chaosTree is what the units of a tree run share: the root, and the
+// trigger of the root's Close, counted over every unit's tries.
+type chaosTree struct {
+	root      *gopool.Pool
+	started   atomic.Int32
+	trigger   int32
+	triggered chan struct{}
+	units     []*chaosRun
+	nodes     []*chaosNode
+}
+
+type chaosValueKey struct{}
+
+func runChaosTree(t *testing.T, shape chaosTreeShape, seed uint64) {
+	tr := &chaosTree{triggered: make(chan struct{})}
+	watchdog := time.AfterFunc(3*time.Minute, func() {
+		buf := make([]byte, 1<<22)
+		buf = buf[:runtime.Stack(buf, true)]
+		fmt.Fprintf(os.Stderr, "TestChaos/%s seed=%d hung; goroutines:\n%s\n", shape.name, seed, buf)
+		panic(fmt.Sprintf("TestChaos/%s seed=%d hung", shape.name, seed))
+	})
+	if shape.stop == stopDeadline {
+		synctest.Test(t, func(t *testing.T) { tr.run(shape, seed) })
+	} else {
+		tr.run(shape, seed)
+	}
+	watchdog.Stop()
+	reported := 0
+	for _, u := range tr.units {
+		t.Logf("seed=%d: %s: %s", seed, u.name, u.summary)
+		for _, p := range u.problems {
+			if reported++; reported <= 20 {
+				t.Errorf("seed=%d: %s: %s", seed, u.name, p)
+			}
+		}
+	}
+	if reported > 20 {
+		t.Errorf("seed=%d: ... and %d more", seed, reported-20)
+	}
+	if m := tr.units[0].mono; m.broken != "" {
+		t.Errorf("seed=%d: a counter of Stats went down: %s", seed, m.broken)
+	}
+	if t.Failed() {
+		t.Logf("replay: go test -run 'TestChaos/%s/' -chaos.seed=%d", shape.name, seed)
+	}
+	goleak.VerifyNone(t)
+}
+
+// run builds the tree, runs every unit's producers at once, stops the tree
+// as the shape says, and checks each unit's ledger, each limit's peak, and
+// each pool's Stats against the ledgers of the units below it.
+func (tr *chaosTree) run(shape chaosTreeShape, seed uint64) {
+	h := fnv.New64a()
+	h.Write([]byte(shape.name))
+	rng := rand.New(rand.NewPCG(seed, h.Sum64()))
+	mono := newMonotonic()
+	inBubble := shape.stop == stopDeadline
+
+	// The units: the root, its sub-pools, and maybe a grandchild under the
+	// first sub-pool. Each has a limit of its own (the root's from the
+	// shape) and generates its tasks against the limits on its path.
+	subs := 2 + rng.IntN(3)
+	grandchild := rng.IntN(2) == 0
+	unit := func(name string, parent *chaosRun, limit int) *chaosRun {
+		u := &chaosRun{
+			name:      name,
+			seed:      seed,
+			rng:       rand.New(rand.NewPCG(seed, rng.Uint64())),
+			synctest:  inBubble,
+			triggered: make(chan struct{}),
+			tree:      tr,
+			parent:    parent,
+			mono:      mono,
+			minTop:    2,
+			spread:    14,
+		}
+		u.shape = chaosShape{name: shape.name + "/" + name, limit: limit}
+		node := &chaosNode{name: name, limit: limit}
+		tr.nodes = append(tr.nodes, node)
+		u.path = []*chaosNode{node}
+		if parent != nil {
+			u.path = append(u.path, parent.path...)
+		}
+		switch shape.stop {
+		case stopClose, stopDeadline:
+			u.shape.stop = shape.stop
+		}
+		tr.units = append(tr.units, u)
+		return u
+	}
+	root := unit("root", nil, shape.rootLimit)
+	for i := 1; i <= subs; i++ {
+		unit(fmt.Sprintf("sub%d", i), root, []int{0, 0, 1, 2, 3}[rng.IntN(5)])
+	}
+	if grandchild {
+		unit("sub1/grandchild", tr.units[1], []int{0, 1, 2}[rng.IntN(3)])
+	}
+	if shape.failFast {
+		tr.units[1].shape.failFast = true
+	}
+	if shape.stop == stopCancel {
+		tr.units[2].shape.stop = stopCancel // a leaf: the grandchild is under sub1
+	}
+	for _, u := range tr.units {
+		u.generate()
+	}
+
+	// The pools.
+	if inBubble {
+		deadline := time.Duration(1+rng.IntN(20)) * time.Millisecond
+		parent, cancel := context.WithTimeout(context.Background(), deadline)
+		defer cancel()
+		root.pool = gopool.NewPoolWithContext(parent)
+		root.ctxs = []context.Context{parent}
+	} else if rng.IntN(2) == 0 {
+		root.pool = new(gopool.Pool)
+	} else {
+		root.pool = gopool.NewPool()
+	}
+	tr.root = root.pool
+	for _, u := range tr.units[1:] {
+		u.ctxs = u.parent.ctxs
+		switch {
+		case u.shape.stop == stopCancel:
+			ctx, cancel := context.WithCancelCause(context.Background())
+			defer cancel(nil)
+			u.parentCtx, u.cancelParent = ctx, cancel
+			u.parentCause = fmt.Errorf("chaos seed %d: %s's context cancelled", seed, u.name)
+			u.pool = u.parent.pool.SubWithContext(ctx)
+			u.ctxs = append([]context.Context{ctx}, u.ctxs...)
+		case inBubble && rng.IntN(3) == 0:
+			// A deadline of its own, before or after the root's: the cause
+			// is DeadlineExceeded either way.
+			ctx, cancel := context.WithTimeout(context.Background(), time.Duration(1+rng.IntN(30))*time.Millisecond)
+			defer cancel()
+			u.pool = u.parent.pool.SubWithContext(ctx)
+			u.ctxs = append([]context.Context{ctx}, u.ctxs...)
+		case rng.IntN(3) == 0:
+			u.pool = u.parent.pool.SubWithContext(context.WithValue(context.Background(), chaosValueKey{}, u.name))
+		default:
+			u.pool = u.parent.pool.Sub()
+		}
+		u.ctxs = slices.Clip(u.ctxs)
+	}
+	for _, u := range tr.units {
+		if len(u.ctxs) > 0 && u.parentCause == nil {
+			u.parentCause = context.DeadlineExceeded
+		}
+		u.configure()
+	}
+
+	// Every unit's producers at once; the root's Close, if the shape has
+	// one, once the trigger-th try of any unit has started.
+	start := make(chan struct{})
+	launches := make([]*chaosLaunch, len(tr.units))
+	total := 0
+	for i, u := range tr.units {
+		launches[i] = u.launch(start)
+		u.stopper(launches[i])
+		total += len(u.top)
+	}
+	tr.trigger = int32(1 + rng.IntN(total))
+	var closer sync.WaitGroup
+	if shape.stop == stopClose {
+		closer.Go(func() {
+			<-tr.triggered
+			for _, u := range tr.units {
+				u.stopped.Store(true)
+				u.f.closed = true
+				u.closing.Store(true)
+			}
+			root.closeErr = root.pool.Close()
+			for _, u := range tr.units {
+				u.closeDone.Store(true)
+			}
+		})
+	}
+	close(start)
+	for i, u := range tr.units {
+		u.raceWait(launches[i])
+	}
+	for _, l := range launches {
+		<-l.producersDone
+	}
+	closer.Wait()
+	for i, u := range tr.units {
+		u.finish(launches[i])
+	}
+
+	// Each limit held, and each pool's Stats are the sum of the ledgers of
+	// the units at or below it.
+	for _, n := range tr.nodes {
+		if n.limit > 0 && n.peak.Load() > int32(n.limit) {
+			root.failf("peak of %d tasks at or below %s running at once, its limit %d", n.peak.Load(), n.name, n.limit)
+		}
+	}
+	for _, u := range tr.units {
+		var want gopool.Stats
+		for _, v := range tr.units {
+			if v.below(u) {
+				want = addStats(want, v.expected)
+			}
+		}
+		if got := u.pool.Stats(); got != want {
+			u.failf("Stats once every task of the tree is waited for =\n\t%+v\nwant, from the ledgers of the units at or below it,\n\t%+v", got, want)
+		}
+	}
+}
+
+// below reports whether u is a or a unit below a.
+func (u *chaosRun) below(a *chaosRun) bool {
+	for ; u != nil; u = u.parent {
+		if u == a {
+			return true
+		}
+	}
+	return false
+}
+
+func addStats(a, b gopool.Stats) gopool.Stats {
+	return gopool.Stats{
+		Running:   a.Running + b.Running,
+		Pending:   a.Pending + b.Pending,
+		Submitted: a.Submitted + b.Submitted,
+		Succeeded: a.Succeeded + b.Succeeded,
+		Failed:    a.Failed + b.Failed,
+		Panicked:  a.Panicked + b.Panicked,
+		Canceled:  a.Canceled + b.Canceled,
+		Skipped:   a.Skipped + b.Skipped,
+		Retries:   a.Retries + b.Retries,
+	}
 }
 
 // generate builds the batch: drains, tasks and their workers.
@@ -292,7 +665,7 @@ func (r *chaosRun) generate() {
 	if rng.IntN(3) == 0 {
 		r.poolRetry = rng.UintN(4)
 	}
-	n := 5 + rng.IntN(40)
+	n := r.minTop + rng.IntN(r.spread)
 	for range n {
 		r.top = append(r.top, r.newTask(0, -2))
 	}
@@ -315,22 +688,18 @@ func (r *chaosRun) newTask(depth, parentDrain int) *chaosTask {
 		k taskKind
 		w int
 	}
-	choices := []weighted{{kOK, 4}, {kRetry, 2}, {kCustom, 1}}
+	choices := []weighted{{kOK, 4}, {kRetry, 2}, {kCustom, 1}, {kEcho, 1}}
 	if !r.clean {
 		choices = append(choices, weighted{kFail, 2}, weighted{kPanicErr, 1}, weighted{kPanicVal, 1},
-			weighted{kPermanent, 1}, weighted{kGoexit, 1})
+			weighted{kPermanent, 1}, weighted{kGoexit, 1}, weighted{kNilErr, 1}, weighted{kJoinFail, 1})
 	}
 	if r.synctest {
 		choices = append(choices, weighted{kSleep, 3})
 	}
-	if r.shape.limit == 0 && depth < 2 {
+	if r.pathUnlimited() && depth < 2 {
 		choices = append(choices, weighted{kSpawn, 2})
 	}
-	// Blockers only where something is bound to cancel them; under a limit,
-	// fewer than the limit unless the deadline frees them, so that a slot
-	// stays free for the tasks that trigger the cancellation.
-	if r.cancellable() && !(r.shape.failFast && r.clean) &&
-		(r.shape.limit == 0 || r.shape.stop == stopDeadline || r.blockers < r.shape.limit-1) {
+	if r.mayBlock() {
 		choices = append(choices, weighted{kBlock, 2})
 	}
 	total := 0
@@ -361,6 +730,13 @@ func (r *chaosRun) newTaskOfKind(k taskKind, depth, parentDrain int) *chaosTask 
 	}
 	if k == kBlock {
 		r.blockers++
+		for _, n := range r.path {
+			n.blockers++
+		}
+		c.blockRet = rng.IntN(2)
+		if !r.clean && rng.IntN(3) == 0 {
+			c.blockRet = blockJoinedFail
+		}
 	}
 	if k != kCustom && rng.IntN(2) == 0 {
 		switch {
@@ -460,8 +836,19 @@ func (r *chaosRun) body(c *chaosTask, ctx context.Context, attempt int, send fun
 	if r.started.Add(1) == r.trigger {
 		close(r.triggered)
 	}
+	if tr := r.tree; tr != nil && tr.started.Add(1) == tr.trigger {
+		close(tr.triggered)
+	}
 	n := r.active.Add(1)
 	for p := r.peak.Load(); n > p && !r.peak.CompareAndSwap(p, n); p = r.peak.Load() {
+	}
+	for _, nd := range r.path {
+		nd.enter()
+	}
+	// Stats from inside a task: safe, and never going down.
+	r.mono.sample(r.pool)
+	if r.tree != nil {
+		r.mono.sample(r.tree.root)
 	}
 	var dr *chaosDrain
 	if c.drain >= 0 {
@@ -472,6 +859,9 @@ func (r *chaosRun) body(c *chaosTask, ctx context.Context, attempt int, send fun
 	defer func() {
 		if dr != nil {
 			dr.feeding.Add(-1)
+		}
+		for _, nd := range r.path {
+			nd.leave()
 		}
 		r.active.Add(-1)
 		c.mu.Lock()
@@ -523,7 +913,22 @@ func (r *chaosRun) act(c *chaosTask, ctx context.Context, call int) error {
 		c.mu.Lock()
 		c.cause = context.Cause(ctx)
 		c.mu.Unlock()
+		switch c.blockRet {
+		case blockJoinedEcho:
+			return errors.Join(ctx.Err(), fmt.Errorf("chaos task %d: %w", c.id, ctx.Err()))
+		case blockJoinedFail:
+			return errors.Join(c.failErr, ctx.Err())
+		}
 		return fmt.Errorf("chaos task %d: %w", c.id, ctx.Err())
+	case kNilErr:
+		var e *chaosNilErr
+		return e
+	case kJoinFail:
+		return errors.Join(c.failErr, ctx.Err())
+	case kEcho:
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("chaos task %d stops: %w", c.id, err)
+		}
 	case kSleep:
 		time.Sleep(c.sleep)
 	case kSpawn:
@@ -547,6 +952,7 @@ func (r *chaosRun) goTasks(ws []gopool.Worker) {
 	if r.closing.Load() {
 		r.maybeLate.Store(true)
 	}
+	r.mono.sample(r.pool)
 }
 
 func (r *chaosRun) close() error {
@@ -564,7 +970,7 @@ func (r *chaosRun) expectedTries(c *chaosTask) int {
 	}
 	a = max(a, 1)
 	switch c.kind {
-	case kFail:
+	case kFail, kNilErr, kJoinFail:
 		return int(a)
 	case kRetry, kCustom:
 		return min(c.fails+1, int(a))
@@ -574,33 +980,47 @@ func (r *chaosRun) expectedTries(c *chaosTask) int {
 
 func (r *chaosRun) run(t *testing.T) {
 	r.generate()
-	rng := r.rng
+	r.makePool()
+	r.configure()
+	l := r.launch(make(chan struct{}))
+	r.stopper(l)
+	close(l.start)
+	r.raceWait(l)
+	r.finish(l)
+	if got := r.pool.Stats(); got != r.expected {
+		r.failf("Stats once every task is waited for =\n\t%+v\nwant, from the ledger,\n\t%+v", got, r.expected)
+	}
+}
 
-	// The pool.
-	var parent context.Context
-	var cancelParent context.CancelCauseFunc
-	var parentCause error
+// makePool makes the pool of a single-pool run, with its parent context if
+// the shape has one.
+func (r *chaosRun) makePool() {
+	rng := r.rng
 	switch r.shape.stop {
 	case stopCancel:
-		parent, cancelParent = context.WithCancelCause(context.Background())
-		defer cancelParent(nil)
-		parentCause = fmt.Errorf("chaos seed %d: parent cancelled", r.seed)
+		r.parentCtx, r.cancelParent = context.WithCancelCause(context.Background())
+		r.parentCause = fmt.Errorf("chaos seed %d: parent cancelled", r.seed)
 	case stopDeadline:
-		var cancel context.CancelFunc
 		r.deadline = time.Duration(1+rng.IntN(20)) * time.Millisecond
-		parent, cancel = context.WithTimeout(context.Background(), r.deadline)
-		defer cancel()
-		parentCause = context.DeadlineExceeded
+		var cancel context.CancelFunc
+		r.parentCtx, cancel = context.WithTimeout(context.Background(), r.deadline)
+		r.cancelParent = func(error) { cancel() }
+		r.parentCause = context.DeadlineExceeded
 	}
 	switch {
-	case parent != nil:
-		r.pool = gopool.NewPoolWithContext(parent)
+	case r.parentCtx != nil:
+		r.pool = gopool.NewPoolWithContext(r.parentCtx)
+		r.ctxs = []context.Context{r.parentCtx}
 	case rng.IntN(2) == 0:
 		r.pool = new(gopool.Pool) // the zero Pool is ready to use
 	default:
 		r.pool = gopool.NewPool()
 	}
-	p := r.pool
+}
+
+// configure gives the pool its limit, fail-fast and retry policy.
+func (r *chaosRun) configure() {
+	rng, p := r.rng, r.pool
 	if r.shape.limit > 0 {
 		p.WithLimit(r.shape.limit)
 	} else if rng.IntN(3) == 0 {
@@ -612,9 +1032,33 @@ func (r *chaosRun) run(t *testing.T) {
 	if r.poolRetry > 0 || rng.IntN(4) == 0 {
 		p.WithRetry(r.poolRetry, r.retrySleep)
 	}
+}
 
-	// Producers: several goroutines hand the top-level tasks to Go in calls
-	// of one to four tasks, all released at once.
+// chaosLaunch is a run under way: its producers and the goroutines that
+// watch it.
+type chaosLaunch struct {
+	start         chan struct{} // closing it releases the producers
+	producersDone chan struct{}
+	others        sync.WaitGroup // the drain watchers and what stops the batch early
+	watches       []chaosWatch
+	waitRace      bool    // a Wait races with the producers
+	errs          []error // what that Wait returned
+}
+
+type chaosWatch struct {
+	early  [][]int
+	counts []int
+	after  []int
+}
+
+// launch starts the producers, which wait for start: several goroutines
+// hand the top-level tasks to Go in calls of one to four tasks. It also
+// starts the drain watchers: snapshots while producers run must be
+// prefixes of the final values; once producers are done, Drain returns only
+// when no feeder runs, and no feeder runs after it.
+func (r *chaosRun) launch(start chan struct{}) *chaosLaunch {
+	rng := r.rng
+	l := &chaosLaunch{start: start, producersDone: make(chan struct{})}
 	nprod := 1 + rng.IntN(4)
 	calls := make([][][]gopool.Worker, nprod)
 	for i := 0; i < len(r.top); {
@@ -628,11 +1072,9 @@ func (r *chaosRun) run(t *testing.T) {
 		i += m
 	}
 	r.trigger = int32(1 + rng.IntN(len(r.top)))
-	waitRace := !r.cancellable() && rng.IntN(3) == 0
+	l.waitRace = !r.cancellable() && rng.IntN(3) == 0
 
-	start := make(chan struct{})
-	producersDone := make(chan struct{})
-	var producers, others sync.WaitGroup
+	var producers sync.WaitGroup
 	for _, list := range calls {
 		producers.Go(func() {
 			<-start
@@ -641,58 +1083,13 @@ func (r *chaosRun) run(t *testing.T) {
 			}
 		})
 	}
-	go func() { producers.Wait(); close(producersDone) }()
+	go func() { producers.Wait(); close(l.producersDone) }()
 
-	// What may stop the batch early.
-	var closeErr error
-	var stopped atomic.Bool
-	var f chaosFacts
-	switch {
-	case r.shape.stop == stopClose:
-		others.Go(func() {
-			<-r.triggered
-			stopped.Store(true)
-			f.closed = true
-			closeErr = r.close()
-		})
-	case r.shape.closeToo:
-		// Close just before, at, or just after the deadline: at the same
-		// instant, the deadline's cancellation and Close race.
-		closeAt := r.deadline + time.Duration(rng.IntN(3)-1)*time.Millisecond
-		others.Go(func() {
-			time.Sleep(closeAt)
-			// The parent counts as first once its Done is closed: its Err
-			// is set a moment before, and its children cancelled after.
-			select {
-			case <-parent.Done():
-				f.parentFirst = true
-			default:
-			}
-			stopped.Store(true)
-			f.closed = true
-			closeErr = r.close()
-		})
-	case r.shape.stop == stopCancel:
-		others.Go(func() {
-			<-r.triggered
-			stopped.Store(true)
-			cancelParent(parentCause)
-		})
-	}
-
-	// Drain watchers: snapshots while producers run must be prefixes of the
-	// final values; once producers are done, Drain returns only when no
-	// feeder runs, and no feeder runs after it.
-	type watch struct {
-		early  [][]int
-		counts []int
-		after  []int
-	}
-	watches := make([]watch, len(r.drains))
+	l.watches = make([]chaosWatch, len(r.drains))
 	for i, d := range r.drains {
 		early := rng.IntN(3)
-		others.Go(func() {
-			w := &watches[i]
+		l.others.Go(func() {
+			w := &l.watches[i]
 			<-start
 			for range early {
 				w.counts = append(w.counts, d.count())
@@ -700,41 +1097,95 @@ func (r *chaosRun) run(t *testing.T) {
 				w.counts = append(w.counts, d.count())
 				runtime.Gosched()
 			}
-			<-producersDone
+			<-l.producersDone
 			w.after = d.snapshot()
 			if n := d.feeding.Load(); n != 0 {
 				r.failf("drain %s: Drain returned while %d of its feeders were running", d.name, n)
 			}
 		})
 	}
+	return l
+}
 
-	var errs []error
-	close(start)
-	if waitRace {
-		errs = append(errs, p.Wait()) // races with the producers: later tasks land in a second batch
+// stopper starts what may stop the batch early, as the shape says. In a
+// tree, the root's Close is the tree's to call, not a unit's.
+func (r *chaosRun) stopper(l *chaosLaunch) {
+	switch {
+	case r.shape.stop == stopClose && r.tree == nil:
+		l.others.Go(func() {
+			<-r.triggered
+			r.stopped.Store(true)
+			r.f.closed = true
+			r.closeErr = r.close()
+		})
+	case r.shape.closeToo:
+		// Close just before, at, or just after the deadline: at the same
+		// instant, the deadline's cancellation and Close race.
+		closeAt := r.deadline + time.Duration(r.rng.IntN(3)-1)*time.Millisecond
+		l.others.Go(func() {
+			time.Sleep(closeAt)
+			// The parent counts as first once its Done is closed: its Err
+			// is set a moment before, and its children cancelled after.
+			select {
+			case <-r.parentCtx.Done():
+				r.f.parentFirst = true
+			default:
+			}
+			r.stopped.Store(true)
+			r.f.closed = true
+			r.closeErr = r.close()
+		})
+	case r.shape.stop == stopCancel:
+		l.others.Go(func() {
+			<-r.triggered
+			r.stopped.Store(true)
+			r.cancelParent(r.parentCause)
+		})
 	}
-	<-producersDone
-	others.Wait()
-	if f.closed {
-		errs = append(errs, closeErr)
+}
+
+// raceWait is the Wait that races with the producers, if the run has one:
+// later tasks land in a second batch. Call it right after closing start.
+func (r *chaosRun) raceWait(l *chaosLaunch) {
+	if l.waitRace {
+		l.errs = append(l.errs, r.pool.Wait())
 	}
+}
+
+// finish waits for the producers and for the batch, and checks the ledger
+// and the drains.
+func (r *chaosRun) finish(l *chaosLaunch) {
+	<-l.producersDone
+	l.others.Wait()
+	errs := l.errs
+	if r.f.closed && r.closeErr != nil {
+		errs = append(errs, r.closeErr)
+	}
+	p := r.pool
 	mainErr := p.Wait()
 	errs = append(errs, mainErr)
-	parentDone := parent != nil && parent.Err() != nil
+	parentDone := false
+	for _, ctx := range r.ctxs {
+		parentDone = parentDone || ctx.Err() != nil
+	}
 	if parentDone {
-		stopped.Store(true)
+		r.stopped.Store(true)
 	}
 	// Nothing registered: nil, or the parent's cause.
 	switch again := p.Wait(); {
-	case parentDone && again != parentCause:
-		r.failf("idle Wait after the parent is done = %v, want its cause %v", again, parentCause)
+	case parentDone && again != r.parentCause:
+		r.failf("idle Wait after the parent is done = %v, want its cause %v", again, r.parentCause)
 	case !parentDone && again != nil:
 		r.failf("idle Wait = %v, want nil", again)
 	}
-	f.errs, f.mainErr, f.parentCause, f.parentDone, f.stopped = errs, mainErr, parentCause, parentDone, stopped.Load()
-	r.check(&f)
+	if r.cancelParent != nil {
+		r.cancelParent(nil)
+	}
+	f := &r.f
+	f.errs, f.mainErr, f.parentCause, f.parentDone, f.stopped = errs, mainErr, r.parentCause, parentDone, r.stopped.Load()
+	r.check(f)
 	for i, d := range r.drains {
-		r.checkDrain(d, i, watches[i].early, watches[i].counts, watches[i].after)
+		r.checkDrain(d, i, l.watches[i].early, l.watches[i].counts, l.watches[i].after)
 	}
 }
 
@@ -770,17 +1221,47 @@ func (r *chaosRun) check(f *chaosFacts) {
 		byErr[c.failErr] = c
 		byPanic[c.panicVal] = c
 		byPanic[c.failErr] = c
+		if c.kind == kJoinFail || (c.kind == kBlock && c.blockRet == blockJoinedFail) {
+			c.mu.Lock()
+			if c.last.how == outReturned && c.last.err != nil {
+				byErr[c.last.err] = c // a new error on every try: the last one is reported
+			}
+			c.mu.Unlock()
+		}
 	}
 	reported := map[*chaosTask]int{}
-	var nClosed, nCause, nGoexit, nFailures int
+	var nClosed, nCause, nGoexit, nFailures, nPanics, nNil, nNilPanics int
 	var first error
+	// The errors Wait joined, or the one it returned: a task's own joined
+	// error, which Wait returns as is when it is the only one, is one leaf.
+	taskLeaves := func(err error) []error {
+		if c := byErr[err]; c != nil {
+			return []error{err}
+		}
+		return leaves(err)
+	}
 	for _, err := range errs {
-		for _, x := range leaves(err) {
+		for _, x := range taskLeaves(err) {
 			if first == nil && x != gopool.ErrClosed && x != parentCause {
 				first = x
 			}
 			var pe *gopool.PanicError
+			_, typedNil := x.(*chaosNilErr)
 			switch {
+			case typedNil:
+				// A kNilErr task's error, judged without its methods:
+				// the batch's context was not done when it returned.
+				nNil++
+				nFailures++
+			case errors.As(x, &pe) && error(pe) == x && byPanic[pe.Value] == nil && isNilDeref(pe.Value):
+				// A kNilErr task's error, whose Is method panicked when
+				// the pool asked whether it echoed the done context.
+				if !bytes.Contains(pe.Stack, []byte("chaosNilErr")) {
+					r.failf("the panic of a typed-nil error's method: PanicError.Stack lacks its frames:\n%s", pe.Stack)
+				}
+				nNilPanics++
+				nPanics++
+				nFailures++
 			case x == gopool.ErrClosed:
 				nClosed++
 			case parentCause != nil && x == parentCause:
@@ -795,6 +1276,7 @@ func (r *chaosRun) check(f *chaosFacts) {
 					r.failf("task %d: PanicError.Stack lacks the panicking frames:\n%s", c.id, pe.Stack)
 				}
 				reported[c]++
+				nPanics++
 				nFailures++
 			case x.Error() == goexitMsg:
 				nGoexit++
@@ -814,7 +1296,8 @@ func (r *chaosRun) check(f *chaosFacts) {
 	// Did anything cut the batch short, so that skips are allowed?
 	cutShort := stopped || parentDone || (r.shape.failFast && nFailures > 0)
 
-	var skipped, goexits int
+	var skipped, goexits, nilErrs, submittedN, succeeded, canceled int
+	var retries uint64
 	for _, c := range r.tasks {
 		submitted := c.top || c.submitted.Load()
 		calls := int(c.calls.Load())
@@ -826,6 +1309,13 @@ func (r *chaosRun) check(f *chaosFacts) {
 				r.failf("task %d ran without being submitted", c.id)
 			}
 			continue
+		}
+		submittedN++
+		if calls > 0 {
+			retries += uint64(calls - 1)
+			if last.how == outReturned && last.err == nil {
+				succeeded++
+			}
 		}
 		if ends != calls {
 			r.failf("task %d (%v): started %d tries, ended %d", c.id, c.kind, calls, ends)
@@ -852,11 +1342,18 @@ func (r *chaosRun) check(f *chaosFacts) {
 		var wantErr error
 		switch last.how {
 		case outReturned:
-			if c.kind == kBlock {
-				if last.err == nil {
-					r.failf("blocker %d returned nil", c.id)
+			if c.kind == kBlock && last.err == nil {
+				r.failf("blocker %d returned nil", c.id)
+			}
+			if (c.kind == kBlock && c.blockRet != blockJoinedFail) || c.kind == kEcho {
+				if last.err != nil {
+					canceled++
 				}
 				break // an echo of the cancellation: never reported
+			}
+			if c.kind == kNilErr {
+				nilErrs++ // reported as itself, or as the panic of its method: counted below
+				continue
 			}
 			wantErr = last.err
 			if c.kind == kPermanent {
@@ -888,7 +1385,7 @@ func (r *chaosRun) check(f *chaosFacts) {
 				var pe *gopool.PanicError
 				reachable = reachable || errors.As(err, &pe) && findPanic(err, c.panicVal)
 			} else {
-				reachable = reachable || errors.Is(err, wantErr)
+				reachable = reachable || chaosIs(err, wantErr)
 			}
 		}
 		if !reachable {
@@ -900,6 +1397,13 @@ func (r *chaosRun) check(f *chaosFacts) {
 	}
 	if goexits != nGoexit {
 		r.failf("%d tasks called Goexit, %d Goexit failures reported", goexits, nGoexit)
+	}
+	if nilErrs != nNil+nNilPanics {
+		r.failf("%d tasks returned a typed-nil error, %d reported as themselves and %d as the panic of their Is method",
+			nilErrs, nNil, nNilPanics)
+	}
+	if nNilPanics > 0 && !r.cancellable() {
+		r.failf("%d typed-nil errors had their methods called, though nothing cancelled the batch before they returned", nNilPanics)
 	}
 	if r.clean && !cutShort && nFailures > 0 {
 		r.failf("no task failed, yet Wait reported %v", errors.Join(errs...))
@@ -923,7 +1427,7 @@ func (r *chaosRun) check(f *chaosFacts) {
 		if nCause > 0 {
 			r.failf("a parent's cause reported, with no parent: %v", errors.Join(errs...))
 		}
-	} else if got := slices.Contains(leaves(mainErr), parentCause); parentDone != got {
+	} else if got := slices.Contains(taskLeaves(mainErr), parentCause); parentDone != got {
 		r.failf("parent done=%v, but Wait's error %v wraps its cause: %v", parentDone, mainErr, got)
 	}
 
@@ -940,7 +1444,9 @@ func (r *chaosRun) check(f *chaosFacts) {
 		wantCauses = []error{parentCause}
 	case r.shape.failFast:
 		wantCauses = []error{first} // the first failure, which Wait's message leads with
-		if first != nil && !strings.HasPrefix(mainErr.Error(), first.Error()) {
+		msg, ok1 := chaosMsg(mainErr)
+		firstMsg, ok2 := chaosMsg(first)
+		if first != nil && ok1 && ok2 && !strings.HasPrefix(msg, firstMsg) {
 			r.failf("Wait's message does not lead with the first failure %q", first)
 		}
 	}
@@ -953,8 +1459,21 @@ func (r *chaosRun) check(f *chaosFacts) {
 		}
 	}
 
-	r.summary = fmt.Sprintf("%d tasks (%d blockers), %d skipped, %d failures reported, %d ErrClosed, %d causes, peak %d",
-		len(r.tasks), r.blockers, skipped, nFailures, nClosed, nCause, r.peak.Load())
+	r.expected = gopool.Stats{
+		Submitted: uint64(submittedN),
+		Succeeded: uint64(succeeded),
+		Failed:    uint64(nFailures),
+		Panicked:  uint64(nPanics),
+		Canceled:  uint64(canceled),
+		Skipped:   uint64(skipped),
+		Retries:   retries,
+	}
+	if submittedN != succeeded+nFailures+canceled+skipped {
+		r.failf("the ledger does not balance: %d submitted, %d succeeded + %d failed + %d echoed + %d skipped",
+			submittedN, succeeded, nFailures, canceled, skipped)
+	}
+	r.summary = fmt.Sprintf("%d tasks (%d blockers), %d skipped, %d failures reported (%d typed-nil, %d of them as panics), %d ErrClosed, %d causes, peak %d",
+		len(r.tasks), r.blockers, skipped, nFailures, nNil+nNilPanics, nNilPanics, nClosed, nCause, r.peak.Load())
 	if l := int32(r.shape.limit); l > 0 && r.peak.Load() > l {
 		r.failf("peak of %d tasks running at once, limit %d", r.peak.Load(), l)
 	}
@@ -972,6 +1491,48 @@ func findPanic(err error, v any) bool {
 		}
 	}
 	return false
+}
+
+// chaosIs is errors.Is for the errors of a chaos run: a typed-nil
+// *chaosNilErr in err's tree is compared with target, never asked, since its
+// Is method panics.
+func chaosIs(err, target error) bool {
+	for err != nil {
+		if reflect.TypeOf(err).Comparable() && err == target {
+			return true
+		}
+		if _, ok := err.(*chaosNilErr); ok {
+			return false
+		}
+		if x, ok := err.(interface{ Is(error) bool }); ok && x.Is(target) {
+			return true
+		}
+		switch e := err.(type) {
+		case interface{ Unwrap() []error }:
+			for _, x := range e.Unwrap() {
+				if chaosIs(x, target) {
+					return true
+				}
+			}
+			return false
+		case interface{ Unwrap() error }:
+			err = e.Unwrap()
+		default:
+			return false
+		}
+	}
+	return false
+}
+
+// chaosMsg returns err's message, and false if asking for it panicked, as it
+// does for an error that holds a typed-nil *chaosNilErr.
+func chaosMsg(err error) (msg string, ok bool) {
+	defer func() {
+		if recover() != nil {
+			msg, ok = "", false
+		}
+	}()
+	return err.Error(), true
 }
 
 // checkDrain compares d's values with what its feeders sent.
@@ -1115,13 +1676,22 @@ func bubblesHelper(t *testing.T) {
 	<-done
 }
 
+// helperEnv is the environment of a child test binary: this one's, with env
+// added. Under -race a child would sleep a second before it exits (GORACE's
+// atexit_sleep_ms), a second of every run of the suite per helper; it is
+// told not to.
+func helperEnv(env ...string) []string {
+	gorace := strings.TrimSpace(os.Getenv("GORACE") + " atexit_sleep_ms=0")
+	return append(append(os.Environ(), "GORACE="+gorace), env...)
+}
+
 // runHelper runs the test binary again with only test name, the environment
 // variable env set, and returns its output, shortened to the part that says
 // what went wrong.
 func runHelper(t *testing.T, name string, env ...string) (string, error) {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^"+name+"$", "-test.count=1", "-test.v")
-	cmd.Env = append(os.Environ(), env...)
+	cmd.Env = helperEnv(env...)
 	out, err := cmd.CombinedOutput()
 	s := string(out)
 	if len(s) > 3000 {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -265,4 +266,84 @@ func ExampleRetryAfter() {
 	// Output:
 	// <nil> 1 true
 	// true
+}
+
+// Sub gives each request its own batch under one service-wide limit: the
+// service's pool bounds how many tasks of all requests run at once, while
+// each request's Wait waits for its own tasks and reports its own failures.
+// Closing the service closes every request's pool too.
+func ExamplePool_Sub() {
+	service := gopool.NewPool().WithLimit(2) // at most 2 tasks of all requests at once
+	handle := func(pages []string) string {
+		req := service.Sub()
+		sizes := gopool.NewDrainer[int]()
+		for _, page := range pages {
+			req.Go(gopool.NewTask(func(t gopool.Args[int]) error {
+				if page == "" {
+					return errors.New("empty page name")
+				}
+				t.Drainer.Send(len(page))
+				return nil
+			}).DrainTo(sizes))
+		}
+		err := req.Wait() // this request's tasks only
+		got := sizes.Drain()
+		slices.Sort(got)
+		return fmt.Sprint(got, " ", err)
+	}
+
+	requests := [][]string{{"home", "about"}, {"faq", "", "blog"}, {"contact"}}
+	results := make([]string, len(requests))
+	var wg sync.WaitGroup
+	for i, pages := range requests {
+		wg.Go(func() { results[i] = handle(pages) })
+	}
+	wg.Wait()
+	for i, r := range results {
+		fmt.Printf("request %d: %s\n", i+1, r)
+	}
+
+	service.Close()
+	fmt.Println("after Close:", handle([]string{"late"}))
+	// Output:
+	// request 1: [4 5] <nil>
+	// request 2: [3 4] empty page name
+	// request 3: [7] <nil>
+	// after Close: [] gopool: pool closed
+}
+
+// Stats counts the tasks of a pool and of every pool below it. When nothing
+// runs, Submitted is the sum of the counters of how tasks ended (and of
+// those still pending or running).
+func ExamplePool_Stats() {
+	root := gopool.NewPool()
+	req := root.Sub()
+	tries := 0
+	root.Go(
+		gopool.NewTask(func(gopool.Args[any]) error { return nil }),
+		gopool.NewTask(func(gopool.Args[any]) error { panic("oops") }),
+	)
+	req.Go(
+		gopool.NewTask(func(gopool.Args[any]) error { return errors.New("not found") }),
+		gopool.NewTask(func(gopool.Args[any]) error {
+			if tries++; tries < 3 {
+				return errors.New("busy")
+			}
+			return nil
+		}).WithRetry(3, 0),
+	)
+	_ = root.Wait()
+	_ = req.Wait()
+	req.Close()
+	req.Go(gopool.NewTask(func(gopool.Args[any]) error { return nil })) // never runs
+	_ = req.Wait()
+
+	s := root.Stats()
+	fmt.Printf("submitted %d: succeeded %d, failed %d (panicked %d), skipped %d; retries %d\n",
+		s.Submitted, s.Succeeded, s.Failed, s.Panicked, s.Skipped, s.Retries)
+	r := req.Stats()
+	fmt.Printf("the request alone: submitted %d, failed %d\n", r.Submitted, r.Failed)
+	// Output:
+	// submitted 5: succeeded 2, failed 2 (panicked 1), skipped 1; retries 2
+	// the request alone: submitted 3, failed 1
 }

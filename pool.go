@@ -49,7 +49,11 @@ type Pool struct {
 }
 
 // NewPool returns a new, empty [Pool].
-func NewPool() *Pool { return new(Pool) }
+func NewPool() *Pool {
+	p := new(Pool)
+	p.own.bubble.Store(bubbleNow())
+	return p
+}
 
 // NewPoolWithContext returns a new [Pool] whose batches derive their context
 // from ctx. Once ctx is done, running tasks see it through [Args].Context,
@@ -61,6 +65,7 @@ func NewPoolWithContext(ctx context.Context) *Pool {
 	}
 	p := &Pool{ctx: ctx, done: ctx.Done()}
 	p.hasCtx = p.done != nil
+	p.own.bubble.Store(bubbleNow())
 	return p
 }
 

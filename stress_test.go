@@ -1,6 +1,7 @@
 package gopool_test
 
 import (
+	"context"
 	"runtime"
 	"slices"
 	"sync"
@@ -196,4 +197,136 @@ func stressUnlimited(t *testing.T) {
 			t.Fatalf("drain values sorted: [%d] = %d, want %d (lost or doubled values)", i, v, i)
 		}
 	}
+}
+
+const (
+	// stressSubPools sub-pools are made, used and waited for by
+	// stressProducers goroutines under one long-lived root; under the race
+	// detector, which makes each about ten times slower, only
+	// stressSubPoolsRace, since there the run checks for races, not memory.
+	stressSubPools     = 1_000_000
+	stressSubPoolsRace = 20_000
+	stressSubSamples   = 20 // rounds, each followed by a heap sample
+
+	// stressBytesPerSubPool is a generous price for each sub-pool that may
+	// be in flight at once: one per producer, with its batch, its tasks, a
+	// grandchild, their contexts and the watches of the root's and its own.
+	// A sub-pool alone is some 700 bytes, so if the root kept anything of
+	// each sub-pool it had finished with - the sub-pool, its batch, a watch
+	// left registered on a context, or even one 8-byte pointer - a million
+	// of them would grow the heap by 8 MB to 700 MB, above the bound of
+	// stressHeapSlack + stressHeapSlackPerP x GOMAXPROCS + this price x
+	// (stressProducers + 2 x limit): 4 MiB at GOMAXPROCS=2, 6 MiB at 4.
+	stressBytesPerSubPool = 4 << 10
+)
+
+// TestStressSubPools is point 5 of issue 9: a service that creates, uses and
+// waits for 1,000,000 sub-pools of one root keeps bounded memory. Eight
+// producers each make sub-pools one after another, alternately with Sub and
+// with SubWithContext of a long-lived context, under a root that has a
+// context and a limit; each sub-pool runs two tasks (one of which looks at
+// its context), every 16th also a grandchild's task, and is waited for. The
+// work comes in stressSubSamples rounds; between two rounds, with nothing in
+// flight, the heap is measured after a GC: what the tree keeps of the
+// sub-pools it is done with must stay within a bound that does not grow with
+// their number. (Measured while producers run, the heap also holds what they
+// allocate during the GC, some MBs at GOMAXPROCS=1, which says nothing about
+// what is kept.) The root's Stats must account for every task.
+func TestStressSubPools(t *testing.T) {
+	if testing.Short() {
+		t.Skip("stress test skipped with -short")
+	}
+	n := stressSubPools
+	if raceEnabled {
+		n = stressSubPoolsRace
+	}
+	perRound := n / stressSubSamples / stressProducers
+	n = perRound * stressProducers * stressSubSamples
+	limit := runtime.GOMAXPROCS(0)
+	service, stopService := context.WithCancel(context.Background())
+	defer stopService()
+	requests, stopRequests := context.WithCancel(context.Background())
+	defer stopRequests()
+
+	var tasks, grandchildren atomic.Int64
+	var samples []uint64
+	maxGoroutines := 0
+	plain := gopool.NewTask(func(gopool.Args[int]) error {
+		tasks.Add(1)
+		return nil
+	})
+	looking := gopool.NewTask(func(a gopool.Args[int]) error {
+		tasks.Add(1)
+		return a.Context.Err()
+	})
+
+	goroutines0 := runtime.NumGoroutine()
+	base := heapInuse()
+	root := gopool.NewPoolWithContext(service).WithLimit(limit)
+	for range stressSubSamples {
+		var producers sync.WaitGroup
+		for range stressProducers {
+			producers.Go(func() {
+				for i := range perRound {
+					var s *gopool.Pool
+					if i%2 == 0 {
+						s = root.Sub()
+					} else {
+						s = root.SubWithContext(requests)
+					}
+					s.Go(plain, looking)
+					if i%16 == 0 {
+						grandchildren.Add(1)
+						g := s.Sub()
+						g.Go(plain)
+						if err := g.Wait(); err != nil {
+							t.Errorf("grandchild: Wait = %v", err)
+						}
+					}
+					if err := s.Wait(); err != nil {
+						t.Errorf("sub-pool: Wait = %v", err)
+					}
+				}
+			})
+		}
+		maxGoroutines = max(maxGoroutines, runtime.NumGoroutine())
+		producers.Wait()
+		samples = append(samples, heapInuse())
+	}
+	if err := root.Wait(); err != nil {
+		t.Fatalf("root Wait = %v", err)
+	}
+
+	want := uint64(2*n) + uint64(grandchildren.Load())
+	if got := tasks.Load(); uint64(got) != want {
+		t.Errorf("%d tasks ran, want %d", got, want)
+	}
+	if s := root.Stats(); s != (gopool.Stats{Submitted: want, Succeeded: want}) {
+		t.Errorf("root Stats = %+v, want %d tasks Submitted and Succeeded, nothing else", s, want)
+	}
+	bound := uint64(stressHeapSlack + stressHeapSlackPerP*limit + (stressProducers+2*limit)*stressBytesPerSubPool)
+	var growth uint64
+	for _, h := range samples {
+		if h > base {
+			growth = max(growth, h-base)
+		}
+	}
+	t.Logf("%d sub-pools under limit %d: HeapInuse %d KiB before, growth up to %d KiB over %d samples (bound %d KiB); goroutines %d before, up to %d",
+		n, limit, base>>10, growth>>10, len(samples), bound>>10, goroutines0, maxGoroutines)
+	if growth > bound {
+		t.Errorf("heap grew by %d bytes while %d sub-pools were made, used and waited for; bound %d; samples (KiB): %v",
+			growth, n, bound, kib(samples))
+	}
+	if extra := maxGoroutines - goroutines0; extra > stressProducers+2*limit+1 {
+		t.Errorf("%d goroutines beyond the %d before: more than %d producers + 2x limit %d + 1",
+			extra, goroutines0, stressProducers, limit)
+	}
+}
+
+func kib(xs []uint64) []uint64 {
+	out := make([]uint64, len(xs))
+	for i, x := range xs {
+		out[i] = x >> 10
+	}
+	return out
 }

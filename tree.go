@@ -1,6 +1,9 @@
 package gopool
 
-import "sync"
+import (
+	"sync"
+	"sync/atomic"
+)
 
 // tree is the state that a root pool shares with every sub-pool below it:
 // one lock, the queue of admitted tasks, the workers that run them, and the
@@ -20,6 +23,8 @@ type tree struct {
 	blocked batchList // batches with tasks blocked or held at a limit
 	live    batchList // batches started and not yet ended
 	tickets uint64    // tasks ever blocked or held at a limit: orders their admission
+
+	bubble atomic.Uint32 // whether the tree was made in a synctest bubble (see sub.go)
 }
 
 // ensureWorkerLocked makes sure some worker that is not running a task will

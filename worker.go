@@ -64,6 +64,7 @@ func (t *tree) work(tries *int) {
 		o, err := cur.b.judge(err)
 		t.mu.Lock()
 		cur.b.finishLocked(o, err, *tries)
+		cur = entry{} // hold on to nothing while idle
 	}
 	t.workers--
 	t.mu.Unlock()
