@@ -108,7 +108,13 @@ type workers struct {
 }
 
 func startWorkers(n int, run func(i int) error) *workers {
-	w := &workers{jobs: make(chan int)}
+	return startWorkersBuffered(n, 0, run)
+}
+
+// startWorkersBuffered is startWorkers with a channel buffer of buf jobs: the
+// run-ahead floor, whose producer may queue buf jobs beyond the running ones.
+func startWorkersBuffered(n, buf int, run func(i int) error) *workers {
+	w := &workers{jobs: make(chan int, buf)}
 	for range n {
 		w.exited.Go(func() {
 			for i := range w.jobs {
@@ -162,8 +168,14 @@ func benchInline(b *testing.B, task func() error) {
 
 // benchWorkers runs b.N jobs on the Workers floor.
 func benchWorkers(b *testing.B, run func(int) error) {
+	benchWorkersBuffered(b, 0, run)
+}
+
+// benchWorkersBuffered is benchWorkers fed through a channel with a buffer
+// of buf jobs.
+func benchWorkersBuffered(b *testing.B, buf int, run func(int) error) {
 	b.ReportAllocs()
-	w := startWorkers(runtime.GOMAXPROCS(0), run)
+	w := startWorkersBuffered(runtime.GOMAXPROCS(0), buf, run)
 	defer w.stop()
 	for i := range b.N {
 		w.submit(i)
@@ -230,6 +242,19 @@ func BenchmarkFanout(b *testing.B) {
 	b.Run("Inline", func(b *testing.B) { benchInline(b, tiny) })
 	b.Run("Workers", func(b *testing.B) { benchWorkers(b, runTiny) })
 	b.Run("GoPool", func(b *testing.B) { benchGoPool(b, gopool.NewPool(), tinyTask) })
+	// TryGo on a pool without a limit always succeeds: what it costs beside Go.
+	b.Run("GoPoolTryGo", func(b *testing.B) {
+		b.ReportAllocs()
+		p := gopool.NewPool()
+		for range b.N {
+			if !p.TryGo(gopool.NewTask(tinyTask)) {
+				b.Fatal("TryGo refused a task on a pool without a limit")
+			}
+		}
+		if err := p.Wait(); err != nil {
+			b.Fatal(err)
+		}
+	})
 	b.Run("ErrGroup", func(b *testing.B) { benchErrGroup(b, -1, tiny) })
 	b.Run("GoWaitGroup", func(b *testing.B) {
 		b.ReportAllocs()
@@ -436,7 +461,9 @@ func BenchmarkLimited(b *testing.B) {
 	n := runtime.GOMAXPROCS(0)
 	b.Run("Inline", func(b *testing.B) { benchInline(b, tiny) })
 	b.Run("Workers", func(b *testing.B) { benchWorkers(b, runTiny) })
+	b.Run("WorkersQueue", func(b *testing.B) { benchWorkersBuffered(b, 128, runTiny) })
 	b.Run("GoPool", func(b *testing.B) { benchGoPool(b, gopool.NewPool().WithLimit(n), tinyTask) })
+	b.Run("GoPoolQueue", func(b *testing.B) { benchGoPool(b, gopool.NewPool().WithLimit(n).WithQueue(64), tinyTask) })
 	b.Run("ErrGroup", func(b *testing.B) { benchErrGroup(b, n, tiny) })
 	b.Run("GoSemaphore", func(b *testing.B) { benchSemaphore(b, n, tiny) })
 }

@@ -66,7 +66,9 @@ func (t *tree) work(tries *int) {
 		cur.b.finishLocked(o, err, *tries)
 		cur = entry{} // hold on to nothing while idle
 	}
-	t.workers--
+	if t.workers--; t.workers == 0 {
+		t.queue.release() // an idle tree keeps no storage
+	}
 	t.mu.Unlock()
 	returned = true
 }
