@@ -103,22 +103,22 @@ func (t *tree) advanceLocked() {
 	for b := t.blocked.head; b != nil; b = t.blocked.head {
 		if b.links[blockedList].next == nil {
 			// One batch: its own order is the order.
-			e, ok := b.movableLocked()
-			if !ok {
+			m := b.movableLocked()
+			if m.e == nil {
 				return
 			}
 			if !b.cancelledLocked() { // else its tasks were just skipped
-				b.advanceLocked(e)
+				b.advanceLocked(m)
 			}
 			continue
 		}
 		var (
 			next *batch
-			move *entry
+			move move
 		)
 		for ; b != nil; b = b.links[blockedList].next {
-			if e, ok := b.movableLocked(); ok && (next == nil || e.ticket < move.ticket) {
-				next, move = b, e
+			if m := b.movableLocked(); m.e != nil && (next == nil || m.e.ticket < move.e.ticket) {
+				next, move = b, m
 			}
 		}
 		if next == nil {
@@ -130,25 +130,33 @@ func (t *tree) advanceLocked() {
 	}
 }
 
-// movableLocked returns b's oldest task that can move on: its oldest held
-// task if every limit on the path has a free slot, or else its oldest
-// blocked task if it can run or be held.
-func (b *batch) movableLocked() (*entry, bool) {
+// A move is how a blocked or held task can move on: e, to a worker if run,
+// else to the queue of hold.
+type move struct {
+	e    *entry
+	run  bool
+	hold *Pool
+}
+
+// movableLocked returns how b's oldest task that can move on does: its
+// oldest held task if every limit on the path has a free slot, or else its
+// oldest blocked task if it can run or be held. Its e is nil if none can.
+func (b *batch) movableLocked() move {
 	run, hold := b.pool.admissionLocked()
 	switch {
 	case run && b.held.n > 0:
-		return b.held.peek(), true
+		return move{e: b.held.peek(), run: true}
 	case b.waiting.n > 0 && (run || hold != nil):
-		return b.waiting.peek(), true
+		return move{e: b.waiting.peek(), run: run, hold: hold}
 	}
-	return nil, false
+	return move{}
 }
 
-// advanceLocked moves e, which movableLocked returned, on: a held task to a
-// worker, a blocked one to a worker or to the held queue.
-func (b *batch) advanceLocked(e *entry) {
+// advanceLocked makes m, which movableLocked returned: a held task to a
+// worker, a blocked one to a worker or to a queue.
+func (b *batch) advanceLocked(m move) {
 	t := b.pool.tree()
-	if b.held.n > 0 && e == b.held.peek() {
+	if b.held.n > 0 && m.e == b.held.peek() {
 		e := b.held.pop()
 		e.unholdLocked()
 		t.runLocked(e)
@@ -158,8 +166,10 @@ func (b *batch) advanceLocked(e *entry) {
 			e.uncounted = false
 			b.pool.countLocked(1)
 		}
-		if !t.placeLocked(e) {
-			panic("gopool: internal error: a movable task could not move")
+		if m.run {
+			t.runLocked(e)
+		} else {
+			b.holdLocked(e, m.hold) // keeping its ticket, older than any held since
 		}
 		if b.blocked == 1 {
 			b.space.Signal()
