@@ -1,6 +1,7 @@
 package gopool
 
 import (
+	"iter"
 	"math/bits"
 	"sync"
 	"sync/atomic"
@@ -56,11 +57,13 @@ func drainChunkOf(i int64) int {
 func drainStart(k int) int64 { return drainFirstChunk<<k - drainFirstChunk }
 
 // feed is the part of a [Drain] that does not depend on T: the lock that
-// only a waiting Drain and its waker take, and the count of tasks
+// only waiting readers and their wakers take, and the count of tasks
 // registered with a pool that may still send to it.
 type feed struct {
 	mu      sync.Mutex
-	idle    sync.Cond // signalled when pending drops to 0
+	idle    sync.Cond    // signalled when pending drops to 0
+	more    sync.Cond    // signalled when a value arrives or pending drops to 0
+	waiting atomic.Int64 // iterations waiting on more; changed under mu
 	pending atomic.Int64
 }
 
@@ -71,10 +74,12 @@ func NewDrainer[T any]() *Drain[T] { return new(Drain[T]) }
 // never waits for another Send: a goroutine paused in the middle of a Send
 // holds up no other. It never copies earlier values and costs O(1), except
 // that the first Send to need a new chunk of storage allocates it, each
-// chunk twice as large as the one before.
+// chunk twice as large as the one before. While an iteration of [Drain.All]
+// waits for a new value, Send also takes d's lock, briefly, to wake it.
 func (d *Drain[T]) Send(v T) {
 	s := d.slots.Add(1) - 1
 	if unsafe.Sizeof(v) == 0 {
+		d.wake()
 		return
 	}
 	k := drainChunkOf(s)
@@ -98,6 +103,18 @@ func (d *Drain[T]) Send(v T) {
 			break
 		}
 		d.tail.CompareAndSwap(p, p+1) // help the Send that took place p
+	}
+	d.wake()
+}
+
+// wake wakes the iterations waiting for a value, if any. The publication
+// before it and the increment of waiting in wait are both sequentially
+// consistent: either wake sees the waiter, or the waiter sees the value.
+func (f *feed) wake() {
+	if f.waiting.Load() > 0 {
+		f.mu.Lock()
+		f.more.Broadcast()
+		f.mu.Unlock()
 	}
 }
 
@@ -215,6 +232,64 @@ func (d *Drain[T]) Drain() []T {
 	return out
 }
 
+// All returns an iterator over d's values in arrival order, yielding each as
+// soon as it is sent, and ending once no task that feeds d is pending and
+// every value has been yielded.
+//
+// All does not consume: values stay in d, as with [Drain.Drain], and any
+// number of iterations may run at once, each seeing every value in the same
+// order. An iteration blocks only while no new value has arrived and a task
+// feeding d, registered with any [Pool], has not finished or been skipped;
+// for a drain with no such task it yields the values already there and ends
+// at once. Breaking out of the loop early is safe: it leaves the tasks
+// running and nothing behind. The loop body runs without d's lock held, so it
+// may call Send, Count, Drain or All on d, but a loop in a task that feeds d
+// waits for itself once it has seen every value, as Drain would.
+//
+// Each value costs O(1), and an iteration allocates nothing.
+func (d *Drain[T]) All() iter.Seq[T] {
+	return func(yield func(T) bool) {
+		places, values := drainCursor[T]{d: d}, drainCursor[T]{d: d}
+		for p := int64(0); ; p++ {
+			s := places.slotAt(p)
+			if s == 0 {
+				// Load pending first: a feeding task sends before it
+				// is done, so once pending is 0 its values are here.
+				if d.pending.Load() > 0 {
+					s = d.wait(&places, p)
+				}
+				if s == 0 {
+					if s = places.slotAt(p); s == 0 {
+						return
+					}
+				}
+			}
+			if !yield(values.value(s)) {
+				return
+			}
+		}
+	}
+}
+
+// wait blocks while no slot has arrived in place p and a task feeding d is
+// pending, and returns the slot that arrived in place p, plus 1, or 0 if
+// none has.
+func (d *Drain[T]) wait(c *drainCursor[T], p int64) int64 {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.more.L == nil { // set here, not in a constructor, so the zero Drain works
+		d.more.L = &d.mu
+	}
+	d.waiting.Add(1)
+	defer d.waiting.Add(-1)
+	for {
+		if s := c.slotAt(p); s != 0 || d.pending.Load() == 0 {
+			return s
+		}
+		d.more.Wait()
+	}
+}
+
 // Count returns the number of values sent so far. It never waits, and costs
 // O(1): it steps at most once for each Send in progress.
 func (d *Drain[T]) Count() int {
@@ -225,10 +300,13 @@ func (d *Drain[T]) Count() int {
 // done records that a task feeding the drain finished or was skipped.
 func (f *feed) done() {
 	if f.pending.Add(-1) == 0 {
-		// Taking the lock orders this wake-up after a Drain that saw
-		// pending > 0 has started waiting.
+		// Taking the lock orders this wake-up after a Drain or an
+		// iteration that saw pending > 0 has started waiting.
 		f.mu.Lock()
 		f.idle.Broadcast()
+		if f.waiting.Load() > 0 {
+			f.more.Broadcast()
+		}
 		f.mu.Unlock()
 	}
 }
