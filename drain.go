@@ -15,21 +15,23 @@ import (
 // is safe for concurrent use and must not be copied after first use.
 type Drain[T any] struct {
 	feed
-	// The storage is a sequence of nodes, numbered from 0, in chunks that
-	// are never copied, so a node never moves. A Send claims the next
-	// slot, writes its value to that node's v, then publishes the slot at
-	// the first free place in arrival order, by a compare-and-swap from 0
-	// on that place's node's slot field: so Send never waits for another
-	// goroutine, and a published place never changes, so readers follow
-	// the places without a lock. The places before tail are all published
-	// and place tail may be too: a Send moves tail past a published place
-	// before it publishes its own.
+	// The storage is a sequence of nodes, numbered from 0. A Send claims
+	// the next slot, writes its value to that node's v, then publishes the
+	// slot at the first free place in arrival order, by a compare-and-swap
+	// from 0 on that place's node's slot field: so Send never waits for
+	// another goroutine, and a published place never changes, so readers
+	// follow the places without a lock. The places before tail are all
+	// published and place tail may be too: a Send moves tail past a
+	// published place before it publishes its own.
 	//
 	// For a T of size 0 every value is the same: d keeps only their count,
 	// in slots, and no nodes, so such a drain does not grow.
-	slots  atomic.Int64 // slots claimed so far
-	tail   atomic.Int64 // every place before it is published
-	chunks [drainChunks]atomic.Pointer[[]drainNode[T]]
+	slots atomic.Int64 // slots claimed so far
+	tail  atomic.Int64 // every place before it is published
+	// The nodes are in chunks of 1<<drainShift[T]() nodes, each made by
+	// the first Send to need it, so that a node never moves. dirs[j] lists
+	// the 1<<j chunks from chunk 1<<j - 1.
+	dirs [64]atomic.Pointer[[]atomic.Pointer[[]drainNode[T]]]
 }
 
 // drainNode is a node of a [Drain]'s storage: the value sent into slot i,
@@ -39,22 +41,17 @@ type drainNode[T any] struct {
 	v    T            // written before its slot is published, never after
 }
 
-// A drain's chunks double from drainFirstChunk nodes, so that a small drain
-// stays small and a large one allocates rarely; chunk k holds the nodes from
-// drainStart(k), and drainChunks of them hold every node an int64 numbers.
-const (
-	drainFirstShift = 3
-	drainFirstChunk = 1 << drainFirstShift
-	drainChunks     = 64 - drainFirstShift
-)
+// drainChunkBytes is about the size of a chunk of a [Drain]'s storage: small,
+// so that a small drain stays small and that two Sends that race to make the
+// same chunk waste little, but large enough to allocate rarely.
+const drainChunkBytes = 2 << 10
 
-// drainChunkOf returns the chunk that holds node i.
-func drainChunkOf(i int64) int {
-	return bits.Len64(uint64(i>>drainFirstShift+1)) - 1
+// drainShift returns the log2 of the number of nodes in a chunk of a
+// Drain[T]: about drainChunkBytes of them, and at least 8.
+func drainShift[T any]() uint {
+	per := drainChunkBytes / unsafe.Sizeof(drainNode[T]{})
+	return uint(max(bits.Len64(uint64(per))-1, 3))
 }
-
-// drainStart returns the first node of chunk k.
-func drainStart(k int) int64 { return drainFirstChunk<<k - drainFirstChunk }
 
 // feed is the part of a [Drain] that does not depend on T: the lock that
 // only waiting readers and their wakers take, and the count of tasks
@@ -70,33 +67,30 @@ type feed struct {
 // NewDrainer returns an empty [Drain].
 func NewDrainer[T any]() *Drain[T] { return new(Drain[T]) }
 
-// Send appends v to d. It is safe from any goroutine, takes no lock, and
-// never waits for another Send: a goroutine paused in the middle of a Send
-// holds up no other. It never copies earlier values and costs O(1), except
-// that the first Send to need a new chunk of storage allocates it, each
-// chunk twice as large as the one before. While an iteration of [Drain.All]
-// waits for a new value, Send also takes d's lock, briefly, to wake it.
+// Send appends v to d. It is safe from any goroutine, never copies earlier
+// values, and costs O(1). It takes no lock and never waits for another
+// goroutine, so one paused in the middle of a Send holds up no other, except
+// that while an iteration of [Drain.All] waits for a new value, Send takes
+// d's lock, briefly, to wake it. Storage comes in chunks of about 2 KiB: the
+// Send that half fills one makes the next.
 func (d *Drain[T]) Send(v T) {
 	s := d.slots.Add(1) - 1
 	if unsafe.Sizeof(v) == 0 {
 		d.wake()
 		return
 	}
-	k := drainChunkOf(s)
-	chunk := d.chunk(k)
-	i := s - drainStart(k)
-	if n := int64(len(chunk)); i == n-n/8 && k+1 < drainChunks {
-		d.chunk(k + 1) // ahead of need, so that Sends rarely race to make it
-	}
-	chunk[i].v = v
+	shift := drainShift[T]()
+	mask := int64(1)<<shift - 1
+	c := s >> shift
+	chunk := d.chunk(c, true)
+	chunk[s&mask].v = v
 	for {
 		p := d.tail.Load()
 		var n *drainNode[T]
-		if j := p - drainStart(k); uint64(j) < uint64(len(chunk)) {
-			n = &chunk[j]
-		} else { // another chunk, maybe not made yet
-			kp := drainChunkOf(p)
-			n = &d.chunk(kp)[p-drainStart(kp)]
+		if p>>shift == c {
+			n = &chunk[p&mask]
+		} else {
+			n = &d.chunk(p>>shift, true)[p&mask]
 		}
 		if n.slot.Load() == 0 && n.slot.CompareAndSwap(0, s+1) {
 			d.tail.CompareAndSwap(p, p+1)
@@ -105,6 +99,9 @@ func (d *Drain[T]) Send(v T) {
 		d.tail.CompareAndSwap(p, p+1) // help the Send that took place p
 	}
 	d.wake()
+	if s&mask == (mask+1)/2 {
+		d.prepare(c + 1)
+	}
 }
 
 // wake wakes the iterations waiting for a value, if any. The publication
@@ -118,14 +115,48 @@ func (f *feed) wake() {
 	}
 }
 
-// chunk returns chunk k, making it if no one has.
-func (d *Drain[T]) chunk(k int) []drainNode[T] {
-	if c := d.chunks[k].Load(); c != nil {
-		return *c
+// prepare makes chunk c ahead of need, and the next block of dirs once c is
+// half way through its own, so that Sends rarely race to make either.
+func (d *Drain[T]) prepare(c int64) {
+	d.chunk(c, true)
+	j := bits.Len64(uint64(c+1)) - 1
+	if c+1-1<<j == 1<<j/2 && j+1 < len(d.dirs) {
+		d.dir(j+1, true)
 	}
-	c := make([]drainNode[T], drainFirstChunk<<k)
-	d.chunks[k].CompareAndSwap(nil, &c) // another Send may have made it first
-	return *d.chunks[k].Load()
+}
+
+// dir returns block j of d.dirs. If no one has made it, it makes it if
+// create, and returns nil otherwise.
+func (d *Drain[T]) dir(j int, create bool) []atomic.Pointer[[]drainNode[T]] {
+	if b := d.dirs[j].Load(); b != nil {
+		return *b
+	}
+	if !create {
+		return nil
+	}
+	b := make([]atomic.Pointer[[]drainNode[T]], 1<<j)
+	d.dirs[j].CompareAndSwap(nil, &b) // another Send may have made it first
+	return *d.dirs[j].Load()
+}
+
+// chunk returns chunk c. If no one has made it, it makes it if create, and
+// returns nil otherwise.
+func (d *Drain[T]) chunk(c int64, create bool) []drainNode[T] {
+	j := bits.Len64(uint64(c+1)) - 1
+	b := d.dir(j, create)
+	if b == nil {
+		return nil
+	}
+	e := &b[c+1-1<<j]
+	if p := e.Load(); p != nil {
+		return *p
+	}
+	if !create {
+		return nil
+	}
+	n := make([]drainNode[T], 1<<drainShift[T]())
+	e.CompareAndSwap(nil, &n) // another Send may have made it first
+	return *e.Load()
 }
 
 // drainCursor finds a drain's nodes, at once for one in the chunk of the
@@ -133,23 +164,21 @@ func (d *Drain[T]) chunk(k int) []drainNode[T] {
 type drainCursor[T any] struct {
 	d     *Drain[T]
 	chunk []drainNode[T]
-	base  int64 // the number of chunk[0]
+	c     int64 // the number of chunk
 }
 
 // at returns node i, or nil if its chunk is not made yet: then no slot in
 // it is published.
 func (c *drainCursor[T]) at(i int64) *drainNode[T] {
-	j := i - c.base
-	if uint64(j) >= uint64(len(c.chunk)) {
-		k := drainChunkOf(i)
-		p := c.d.chunks[k].Load()
-		if p == nil {
+	shift := drainShift[T]()
+	if i>>shift != c.c || c.chunk == nil {
+		chunk := c.d.chunk(i>>shift, false)
+		if chunk == nil {
 			return nil
 		}
-		c.chunk, c.base = *p, drainStart(k)
-		j = i - c.base
+		c.chunk, c.c = chunk, i>>shift
 	}
-	return &c.chunk[j]
+	return &c.chunk[i&(1<<shift-1)]
 }
 
 // slotAt returns the slot that arrived in place p, plus 1, or 0 if none has.
@@ -217,10 +246,10 @@ func (d *Drain[T]) Drain() []T {
 		return out
 	}
 	other := drainCursor[T]{d: d} // for values sent into a slot other than their place
+	shift := drainShift[T]()
 	for p := int64(0); p < n; {
-		k := drainChunkOf(p)
-		run := *d.chunks[k].Load() // made: place p is published
-		for j := p - drainStart(k); j < int64(len(run)) && p < n; j++ {
+		run := d.chunk(p>>shift, false) // made: place p is published
+		for j := p & (1<<shift - 1); j < int64(len(run)) && p < n; j++ {
 			if s := run[j].slot.Load(); s == p+1 {
 				out[p] = run[j].v // the common case: the value is in the same node
 			} else {
