@@ -10,9 +10,13 @@ import (
 
 // Drain collects the values that tasks send to it, in arrival order. Tasks
 // reach it through [Args].Drainer once configured with [Task.DrainTo].
+// [Drain.Drain] returns the values once every task feeding the drain is
+// done; [Drain.All] yields them as they arrive.
 //
 // The zero Drain is empty and ready to use; [NewDrainer] returns one. A Drain
-// is safe for concurrent use and must not be copied after first use.
+// is safe for concurrent use and must not be copied after first use. It keeps
+// each value with 8 bytes of bookkeeping, in chunks of about 2 KiB that are
+// never copied.
 type Drain[T any] struct {
 	feed
 	// The storage is a sequence of nodes, numbered from 0. A Send claims
@@ -67,12 +71,13 @@ type feed struct {
 // NewDrainer returns an empty [Drain].
 func NewDrainer[T any]() *Drain[T] { return new(Drain[T]) }
 
-// Send appends v to d. It is safe from any goroutine, never copies earlier
-// values, and costs O(1). It takes no lock and never waits for another
-// goroutine, so one paused in the middle of a Send holds up no other, except
-// that while an iteration of [Drain.All] waits for a new value, Send takes
-// d's lock, briefly, to wake it. Storage comes in chunks of about 2 KiB: the
-// Send that half fills one makes the next.
+// Send appends v to d. It is safe from any goroutine and costs O(1): it
+// never copies earlier values, and allocates only to make a chunk of
+// storage, which the Send that half fills the chunk before makes ahead of
+// need. Send takes no lock and never waits for another goroutine, so one
+// paused in the middle of a Send holds up no other; only while an iteration
+// of [Drain.All] waits for a new value does Send take d's lock, briefly, to
+// wake it.
 func (d *Drain[T]) Send(v T) {
 	s := d.slots.Add(1) - 1
 	if unsafe.Sizeof(v) == 0 {

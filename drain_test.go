@@ -73,6 +73,25 @@ func TestDrainSend(t *testing.T) {
 		}
 	})
 
+	t.Run("large values, a few to a chunk, keep their arrival order", func(t *testing.T) {
+		type big [512]int // 4 KiB: more than a chunk's worth of bytes
+		d := gopool.NewDrainer[big]()
+		for i := range 100 {
+			d.Send(big{i, 511: -i})
+		}
+		got := d.Drain()
+		if len(got) != 100 || d.Count() != 100 {
+			t.Fatalf("drained %d values, Count %d, want 100", len(got), d.Count())
+		}
+		i := 0
+		for v := range d.All() {
+			if v[0] != i || v[511] != -i || got[i] != v {
+				t.Fatalf("value %d is [%d ... %d]: arrival order lost", i, v[0], v[511])
+			}
+			i++
+		}
+	})
+
 	t.Run("a drain of zero-size values counts them", func(t *testing.T) {
 		var d gopool.Drain[struct{}]
 		for range 1000 {
