@@ -347,3 +347,35 @@ func ExamplePool_Stats() {
 	// submitted 5: succeeded 2, failed 2 (panicked 1), skipped 1; retries 2
 	// the request alone: submitted 3, failed 1
 }
+
+// All yields each value as soon as a task sends it, in arrival order, and
+// ends once every task feeding the drain has finished. Breaking out early
+// stops only the loop: the values stay in the drain.
+func ExampleDrain_All() {
+	progress := gopool.NewDrainer[int]()
+	pool := gopool.NewPool()
+	pool.Go(gopool.NewTask(func(t gopool.Args[int]) error {
+		for pct := 25; pct <= 100; pct += 25 {
+			t.Drainer.Send(pct) // the loop below sees it at once
+		}
+		return nil
+	}).DrainTo(progress))
+
+	var seen []int
+	for pct := range progress.All() { // ends when the task has finished
+		seen = append(seen, pct)
+	}
+	fmt.Println(seen)
+
+	for pct := range progress.All() {
+		if pct >= 50 {
+			fmt.Println("halfway at", pct)
+			break
+		}
+	}
+	fmt.Println(progress.Count(), pool.Wait())
+	// Output:
+	// [25 50 75 100]
+	// halfway at 50
+	// 4 <nil>
+}

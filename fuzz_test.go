@@ -100,11 +100,16 @@ const (
 	opCount
 	opDrain // a feeding task counts instead: Drain would wait for itself
 	opYield
+	// opAll ranges over All; a feeding task, which would wait for itself
+	// at the end, ranges over the values Count reports, then breaks.
+	opAll
 )
 
 // drainProgram is what FuzzDrain's bytes mean: plain goroutines and tasks
 // feeding the drain through DrainTo (half in an unlimited pool, half in a
-// limited one), each with its list of operations.
+// limited one), each with its list of operations. In each byte after the
+// first two, the top two bits are the operation (opDrain is opAll when bit
+// 5 is set) and the byte modulo the number of actors is the actor.
 type drainProgram struct {
 	plain   int
 	feeders int
@@ -121,7 +126,11 @@ func parseDrainProgram(data []byte) drainProgram {
 	p.ops = make([][]drainOp, p.plain+p.feeders)
 	for _, b := range data[2:min(len(data), 2+1024)] {
 		actor := int(b) % len(p.ops)
-		p.ops[actor] = append(p.ops[actor], drainOp(b>>6))
+		op := drainOp(b >> 6)
+		if op == opDrain && b&0x20 != 0 {
+			op = opAll
+		}
+		p.ops[actor] = append(p.ops[actor], op)
 	}
 	return p
 }
@@ -129,16 +138,19 @@ func parseDrainProgram(data []byte) drainProgram {
 // value encodes who sent it and its place among that sender's sends.
 func drainValue(actor, seq int) int { return actor<<20 | seq }
 
-// FuzzDrain runs a fuzzed program of concurrent Send, Count and Drain calls
-// and checks it against a model: the final Drain holds exactly the values
-// sent, each sender's in its order; every Drain result is a prefix of the
-// final one and holds everything its caller sent before, and, from a
-// goroutine that feeds nothing, every value of every feeding task, none of
-// which is still running; Count never decreases for a caller, never
-// exceeds the sends, and never misses the caller's own.
+// FuzzDrain runs a fuzzed program of concurrent Send, Count, Drain and All
+// calls and checks it against a model: the final Drain holds exactly the
+// values sent, each sender's in its order; every Drain result and every
+// sequence an All iteration yields is a prefix of the final one and holds
+// everything its caller sent before, and, from a goroutine that feeds
+// nothing, every value of every feeding task, none of which is still
+// running; an iteration a feeding task breaks off after the values Count
+// reported yields exactly that many; Count never decreases for a caller,
+// never exceeds the sends, and never misses the caller's own.
 func FuzzDrain(f *testing.F) {
 	f.Add([]byte{0, 0, 0x00, 0x40, 0x80})
 	f.Add([]byte{3, 4, 0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x80, 0x81, 0x82, 0x43, 0x44, 0xc5})
+	f.Add([]byte{0x00, 0x02, 0xa2, 0x01, 0x02, 0x00, 0xa0, 0x02, 0xa2, 0x01, 0xa1}) // All from each actor
 	f.Fuzz(func(t *testing.T, data []byte) {
 		prog := parseDrainProgram(data)
 		d := NewDrainer[int]()
@@ -151,8 +163,9 @@ func FuzzDrain(f *testing.F) {
 			mu.Unlock()
 		}
 		type snapshot struct {
-			vals []int
-			own  int // the caller's sends before its Drain
+			vals   []int
+			own    int  // the caller's sends before its Drain or All
+			waited bool // it waited for every feeding task
 		}
 		snapshots := make([][]snapshot, len(prog.ops))
 		var maxCount atomic.Int64
@@ -161,19 +174,23 @@ func FuzzDrain(f *testing.F) {
 
 		run := func(actor int, feeder bool) {
 			lastCount := 0
+			count := func() int {
+				n := d.Count()
+				if n < lastCount || n < sent[actor] {
+					fail("actor %d: Count = %d after %d, with %d of its own sends", actor, n, lastCount, sent[actor])
+				}
+				lastCount = n
+				for m := maxCount.Load(); int64(n) > m && !maxCount.CompareAndSwap(m, int64(n)); m = maxCount.Load() {
+				}
+				return n
+			}
 			for _, op := range prog.ops[actor] {
 				switch {
 				case op == opSend:
 					d.Send(drainValue(actor, sent[actor]))
 					sent[actor]++
 				case op == opCount || op == opDrain && feeder:
-					n := d.Count()
-					if n < lastCount || n < sent[actor] {
-						fail("actor %d: Count = %d after %d, with %d of its own sends", actor, n, lastCount, sent[actor])
-					}
-					lastCount = n
-					for m := maxCount.Load(); int64(n) > m && !maxCount.CompareAndSwap(m, int64(n)); m = maxCount.Load() {
-					}
+					count()
 				case op == opDrain:
 					s := d.Drain()
 					if n := feeding.Load(); n != 0 {
@@ -183,7 +200,34 @@ func FuzzDrain(f *testing.F) {
 						fail("actor %d: Drain returned %d values after Count said %d", actor, len(s), lastCount)
 					}
 					lastCount = len(s)
-					snapshots[actor] = append(snapshots[actor], snapshot{s, sent[actor]})
+					snapshots[actor] = append(snapshots[actor], snapshot{s, sent[actor], true})
+				case op == opAll && !feeder:
+					var s []int
+					for v := range d.All() {
+						s = append(s, v)
+					}
+					if n := feeding.Load(); n != 0 {
+						fail("actor %d: All ended while %d feeding tasks ran", actor, n)
+					}
+					if len(s) < lastCount {
+						fail("actor %d: All yielded %d values after Count said %d", actor, len(s), lastCount)
+					}
+					lastCount = len(s)
+					snapshots[actor] = append(snapshots[actor], snapshot{s, sent[actor], true})
+				case op == opAll:
+					n := count()
+					var s []int
+					if n > 0 {
+						for v := range d.All() {
+							if s = append(s, v); len(s) == n {
+								break
+							}
+						}
+					}
+					if len(s) != n {
+						fail("actor %d: All yielded %d values, want the %d Count reported", actor, len(s), n)
+					}
+					snapshots[actor] = append(snapshots[actor], snapshot{s, sent[actor], false})
 				case op == opYield:
 					runtime.Gosched()
 				}
@@ -239,19 +283,19 @@ func FuzzDrain(f *testing.F) {
 			for _, snap := range ss {
 				s := snap.vals
 				if len(s) > len(final) || !slices.Equal(s, final[:len(s)]) {
-					t.Fatalf("actor %d: Drain result %v is not a prefix of the final %v", actor, s, final)
+					t.Fatalf("actor %d: Drain or All result %v is not a prefix of the final %v", actor, s, final)
 				}
 				have := make([]int, len(prog.ops))
 				for _, v := range s {
 					have[v>>20]++
 				}
 				if have[actor] != snap.own {
-					t.Fatalf("actor %d: Drain result holds %d of its values, want the %d it sent before", actor, have[actor], snap.own)
+					t.Fatalf("actor %d: Drain or All result holds %d of its values, want the %d it sent before", actor, have[actor], snap.own)
 				}
-				// A plain goroutine's Drain waited for every feeder.
-				for f := prog.plain; f < len(prog.ops); f++ {
+				// A plain goroutine's Drain or All waited for every feeder.
+				for f := prog.plain; f < len(prog.ops) && snap.waited; f++ {
 					if have[f] != sent[f] {
-						t.Fatalf("actor %d: Drain result holds %d of feeder %d's %d values", actor, have[f], f, sent[f])
+						t.Fatalf("actor %d: Drain or All result holds %d of feeder %d's %d values", actor, have[f], f, sent[f])
 					}
 				}
 				clear(s) // the caller owns its copy: the drain must not change
