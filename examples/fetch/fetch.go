@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -44,6 +45,8 @@ type result struct {
 	Tries    int           // tries made, successful or not
 	Waited   int           // retries that waited as the server's Retry-After asked
 	TimedOut int           // tries cut short by the timeout
+
+	Err error // why the URL was given up on; nil for a fetched one
 
 	asked   time.Duration // the wait the last answer's Retry-After asked for
 	askedAt time.Time     // when that answer came; zero if it asked nothing
@@ -92,6 +95,8 @@ type summary struct {
 // fetcher holds the client side of a run: what every task shares.
 type fetcher struct {
 	client   *http.Client
+	attempts int          // tries per URL
+	gaveUp   atomic.Int64 // URLs given up on, sent to the drain with their failure
 	inFlight atomic.Int64
 	peak     atomic.Int64
 	retries  atomic.Int64
@@ -101,13 +106,32 @@ type fetcher struct {
 }
 
 // fetch is the task: it GETs the URL of its input and sends the result to
-// its drain. A 4xx answer is marked Permanent, since asking again cannot
+// its drain, also when it gives up on the URL, with the failure in Err, so
+// that the failures can be printed as they land. A 4xx answer is marked Permanent, since asking again cannot
 // change it; a 429 or 503 with a Retry-After header is marked RetryAfter,
 // so that the next try waits as long as the server asked instead of the
 // backoff; any other 5xx, a dropped connection or a request that ran out of
 // time (net/http then fails with its context's cause, gopool.ErrTimeout) is
 // returned as is, for the task's retry policy to try again.
 func (f *fetcher) fetch(a gopool.Args[result]) error {
+	err := f.try(a)
+	var fe *fetchError
+	if errors.As(err, &fe) && a.Context.Err() == nil && (fe.permanent() || a.Attempt >= f.attempts) {
+		r := *a.Input
+		r.Err = fe
+		f.gaveUp.Add(1)
+		a.Drainer.Send(r)
+	}
+	return err
+}
+
+// permanent reports whether e is an answer that asking again cannot change.
+func (e *fetchError) permanent() bool {
+	return e.Status >= 400 && e.Status < 500 && e.Status != http.StatusTooManyRequests
+}
+
+// try is one try of fetch.
+func (f *fetcher) try(a gopool.Args[result]) error {
 	in := a.Input
 	in.Tries = a.Attempt
 	if a.Attempt > 1 {
@@ -155,7 +179,7 @@ func (f *fetcher) fetch(a gopool.Args[result]) error {
 			return gopool.RetryAfter(d, fail)
 		}
 		return fail
-	case resp.StatusCode >= 400 && resp.StatusCode < 500:
+	case fail.permanent():
 		return gopool.Permanent(fail)
 	case resp.StatusCode != http.StatusOK:
 		return fail
@@ -194,7 +218,7 @@ func run(ctx context.Context, cfg config, out io.Writer) (summary, error) {
 	defer srv.Close()
 	tr := &http.Transport{MaxIdleConnsPerHost: max(cfg.Limit, len(plan)/4, 2)}
 	defer tr.CloseIdleConnections()
-	f := &fetcher{client: &http.Client{Transport: tr}}
+	f := &fetcher{client: &http.Client{Transport: tr}, attempts: int(max(cfg.Attempts, 1))}
 
 	fmt.Fprintf(out, "fetching %d URLs from %s: limit %s, %d tries each, backoff %v, timeout %s",
 		len(plan), srv.URL, limitString(cfg.Limit), max(cfg.Attempts, 1), cfg.Backoff, timeoutString(cfg.Timeout))
@@ -204,7 +228,8 @@ func run(ctx context.Context, cfg config, out io.Writer) (summary, error) {
 	fmt.Fprintln(out)
 
 	// Args carries one type for both Input and Drainer: each task's input
-	// is its result with only the URL filled in.
+	// is its result with only the URL filled in. The drain gets every URL
+	// that lands, fetched or given up on.
 	results := gopool.NewDrainer[result]()
 	inputs := make([]result, len(plan))
 	tasks := make([]gopool.Worker, len(plan))
@@ -218,9 +243,12 @@ func run(ctx context.Context, cfg config, out io.Writer) (summary, error) {
 	}
 
 	start := time.Now()
+	var outMu sync.Mutex // the progress line and the failures share out
 	progress := func() {
+		outMu.Lock()
+		defer outMu.Unlock()
 		fmt.Fprintf(out, "\r  fetched %4d/%d · in flight %3d · retries %4d · %5.1fs",
-			results.Count(), len(plan), f.inFlight.Load(), f.retries.Load(), time.Since(start).Seconds())
+			int64(results.Count())-f.gaveUp.Load(), len(plan), f.inFlight.Load(), f.retries.Load(), time.Since(start).Seconds())
 	}
 	stop, stopped := make(chan struct{}), make(chan struct{})
 	go func() {
@@ -240,9 +268,24 @@ func run(ctx context.Context, cfg config, out io.Writer) (summary, error) {
 		}
 	}()
 
-	pool := gopool.NewPoolWithContext(ctx).WithLimit(cfg.Limit)
-	err := pool.Go(tasks...).Wait() // Go blocks at the limit; Wait for the last ones
-	s := summary{Results: results.Drain(), Wall: time.Since(start)}
+	// The queue holds every task beyond the limit, so Go returns at once,
+	// with every task registered, and the loop below sees each URL land.
+	pool := gopool.NewPoolWithContext(ctx).WithLimit(cfg.Limit).WithQueue(len(plan))
+	pool.Go(tasks...)
+	for r := range results.All() {
+		if r.Err != nil {
+			outMu.Lock()
+			fmt.Fprintf(out, "\r  gave up on %s: %v\033[K\n", r.URL, r.Err)
+			outMu.Unlock()
+		}
+	}
+	err := pool.Wait()
+	s := summary{Wall: time.Since(start)}
+	for _, r := range results.Drain() {
+		if r.Err == nil {
+			s.Results = append(s.Results, r)
+		}
+	}
 	close(stop)
 	<-stopped
 	progress()
