@@ -46,9 +46,11 @@ const (
 type chaosShape struct {
 	name     string
 	limit    int
+	queue    int // WithQueue: tasks that may wait for a slot at the limit
 	failFast bool
 	stop     stopKind
-	closeToo bool // stopDeadline: Close from another goroutine right around the deadline
+	closeToo bool          // stopDeadline: Close from another goroutine right around the deadline
+	timeout  time.Duration // WithTimeout: each try's timeout; runs in a synctest bubble
 }
 
 var chaosShapes = []chaosShape{
@@ -66,6 +68,11 @@ var chaosShapes = []chaosShape{
 	{name: "cancel-limit2", limit: 2, stop: stopCancel},
 	{name: "close", stop: stopClose},
 	{name: "close-limit2", limit: 2, stop: stopClose},
+	{name: "limit2-queue3", limit: 2, queue: 3},
+	{name: "failfast-limit2-queue4", limit: 2, queue: 4, failFast: true},
+	{name: "close-limit2-queue3", limit: 2, queue: 3, stop: stopClose},
+	{name: "deadline-limit1-queue2", limit: 1, queue: 2, stop: stopDeadline},
+	{name: "timeout-limit2-queue2", limit: 2, queue: 2, timeout: 3 * time.Millisecond},
 }
 
 // A chaosTreeShape is a root pool with two to four sub-pools, and sometimes
@@ -76,6 +83,9 @@ var chaosShapes = []chaosShape{
 type chaosTreeShape struct {
 	name      string
 	rootLimit int      // the root's limit; the sub-pools draw theirs
+	rootQueue int      // the root's queue
+	queues    bool     // the sub-pools draw queues too
+	timeouts  bool     // some pools have a timeout for each try (stopDeadline only: runs in a bubble)
 	stop      stopKind // stopClose: Close on the root, mid-batch; stopDeadline: the root's parent has a deadline; stopCancel: the second sub-pool's own ctx is cancelled mid-batch
 	failFast  bool     // the first sub-pool is fail-fast
 }
@@ -88,16 +98,27 @@ var chaosTreeShapes = []chaosTreeShape{
 	{name: "tree-failfast-limit4", rootLimit: 4, failFast: true},
 	{name: "tree-deadline-limit3", rootLimit: 3, stop: stopDeadline},
 	{name: "tree-cancel", stop: stopCancel},
+	{name: "tree-close-limit3-queue1", rootLimit: 3, rootQueue: 1, queues: true, stop: stopClose},
+	{name: "tree-deadline-limit3-queue2-timeout", rootLimit: 3, rootQueue: 2, queues: true, timeouts: true, stop: stopDeadline},
 }
 
 // TestChaos runs batches of randomly mixed tasks (succeed, fail, panic,
 // Goexit, block until cancelled, retry then succeed, Permanent, send to
 // drains, submit more tasks, return a typed-nil error whose methods panic,
-// return joined failures and joined echoes) from several goroutines at once,
-// on each pool shape and each tree of pools, and checks the ledger of every
-// batch exactly: what ran, what was skipped, what was reported, what each
-// drain holds, the peak concurrency at each limit, the pools' Stats, and
-// that no goroutine survives.
+// return joined failures and joined echoes, fail a few tries with
+// RetryAfter then succeed, and, in synctest bubbles, time out on every try)
+// from several goroutines at once, through Go, TryGo and GoContext (with a
+// context never done, already done, or done while it may wait), on each
+// pool shape and each tree of pools: limits, queues (WithQueue), fail-fast,
+// Close, a cancelled or expiring parent context, and a pool's timeout for
+// each try (WithTimeout). It checks the ledger of every batch exactly: what
+// ran, what was skipped, what was reported (a timed-out try wrapped so that
+// errors.Is finds ErrTimeout, RetryAfter's mark honoured), what each drain
+// holds, that tasks TryGo refused or GoContext did not admit never run and
+// are not counted, the peak concurrency at each limit, the bounds of each
+// limit and its queues sampled with Stats, the timing of timeouts and
+// RetryAfter waits (exact in a bubble), the pools' Stats, and that no
+// goroutine survives.
 func TestChaos(t *testing.T) {
 	seeds := chaosSeeds()
 	for _, shape := range chaosShapes {
@@ -141,24 +162,55 @@ func chaosSeeds() []uint64 {
 type taskKind int
 
 const (
-	kOK        taskKind = iota
-	kFail               // returns its unique error on every try
-	kPanicErr           // panics with its unique error
-	kPanicVal           // panics with a unique non-error value
-	kPermanent          // returns Permanent(its unique error): tried once
-	kRetry              // its own WithRetry; fails a few tries, then succeeds
-	kGoexit             // calls runtime.Goexit
-	kBlock              // (sleeps, then) waits for its context to be done, returns an echo of it
-	kSleep              // sleeps (synctest only), then succeeds
-	kSpawn              // submits its children to the pool (unlimited only), then succeeds
-	kCustom             // a Worker that is not a Task: fails a few tries under the pool's retry
-	kNilErr             // returns a typed-nil *chaosNilErr, whose Is and Error panic, on every try
-	kJoinFail           // returns errors.Join(its unique error, ctx.Err()) on every try: a failure
-	kEcho               // returns an echo of its context if it is done, else nil
+	kOK         taskKind = iota
+	kFail                // returns its unique error on every try
+	kPanicErr            // panics with its unique error
+	kPanicVal            // panics with a unique non-error value
+	kPermanent           // returns Permanent(its unique error): tried once
+	kRetry               // its own WithRetry; fails a few tries, then succeeds
+	kGoexit              // calls runtime.Goexit
+	kBlock               // (sleeps, then) waits for its context to be done, returns an echo of it
+	kSleep               // sleeps (synctest only), then succeeds
+	kSpawn               // submits its children to the pool (unlimited only), then succeeds
+	kCustom              // a Worker that is not a Task: fails a few tries under the pool's retry
+	kNilErr              // returns a typed-nil *chaosNilErr, whose Is and Error panic, on every try
+	kJoinFail            // returns errors.Join(its unique error, ctx.Err()) on every try: a failure
+	kEcho                // returns an echo of its context if it is done, else nil
+	kRetryAfter          // fails a few tries with RetryAfter(after, ...), then succeeds
+	kTimeout             // each try has a timeout, and waits for its context to be done
 )
 
 var kindNames = [...]string{"ok", "fail", "panic-error", "panic-value", "permanent", "retry", "goexit", "block", "sleep", "spawn", "custom",
-	"nil-error", "join-fail", "echo"}
+	"nil-error", "join-fail", "echo", "retry-after", "timeout"}
+
+// What a kTimeout task's try returns once its context is done: by its
+// timeout (a failure), or by the batch's cancellation.
+const (
+	tmoWrap       = iota // fmt.Errorf("...: %w", ctx.Err()): once timed out, reported wrapped, with ErrTimeout; else an echo
+	tmoRetryAfter        // RetryAfter(after, fmt.Errorf("...: %w", ctx.Err())): the same, and the next try comes after exactly after
+	tmoJoin              // errors.Join(its unique error, ctx.Err()): a failure, wrapped with ErrTimeout if it timed out
+	tmoFail              // its unique error: a failure, never wrapped
+)
+
+// What a kRetryAfter task's failing tries return.
+const (
+	raTop  = iota // RetryAfter(after, its unique error): reported as that error
+	raDeep        // fmt.Errorf("...: %w", RetryAfter(after, its unique error)): reported with the same message, the mark honoured
+)
+
+// How a producer hands a call's tasks to the pool.
+const (
+	viaGo    = iota
+	viaTryGo // one task; refused if it cannot be admitted at once
+	viaGoCtx // one task, with a context that may be done before it is admitted
+)
+
+// The context of a GoContext call.
+const (
+	ctxNever = iota // never done: GoContext waits as Go does
+	ctxDone         // done before the call: never admitted
+	ctxLater        // done a little later, maybe while GoContext waits: in a bubble after a random short while, else once a try starts
+)
 
 // What a kBlock task returns once its context is done.
 const (
@@ -209,23 +261,33 @@ const (
 )
 
 type chaosTask struct {
-	id        int
-	kind      taskKind
-	top       bool // submitted by a producer; otherwise by its parent, a kSpawn task
-	drain     int  // index into chaosRun.drains, or -1
-	sends     int  // values sent per try
-	fails     int  // kRetry, kCustom: tries that fail before one succeeds
-	ownRetry  bool
-	attempts  uint // its own policy, if ownRetry
-	failErr   error
-	panicVal  any
-	sleep     time.Duration // kSleep
-	lookCtx   bool          // checks its context on every try (which makes the pool create it)
-	blockRet  int           // kBlock: what it returns, blockEcho, blockJoinedEcho or blockJoinedFail
-	yields    int           // runtime.Gosched calls per try, so that tasks overlap
-	children  []*chaosTask  // kSpawn
-	worker    gopool.Worker
-	submitted atomic.Bool // children: the parent handed it to Go
+	id         int
+	kind       taskKind
+	top        bool // submitted by a producer; otherwise by its parent, a kSpawn task
+	drain      int  // index into chaosRun.drains, or -1
+	sends      int  // values sent per try
+	fails      int  // kRetry, kCustom: tries that fail before one succeeds
+	ownRetry   bool
+	attempts   uint // its own policy, if ownRetry
+	failErr    error
+	panicVal   any
+	sleep      time.Duration // kSleep
+	lookCtx    bool          // checks its context on every try (which makes the pool create it)
+	blockRet   int           // kBlock: what it returns, blockEcho, blockJoinedEcho or blockJoinedFail
+	tmoRet     int           // kTimeout: what a try returns, tmoWrap, tmoRetryAfter, tmoJoin or tmoFail
+	raRet      int           // kRetryAfter: what a failing try returns, raTop or raDeep
+	after      time.Duration // kRetryAfter, kTimeout with tmoRetryAfter: the RetryAfter wait
+	timeout    time.Duration // each try's timeout, its own or its pool's; 0 if none
+	ownTimeout bool          // timeout is its own, set with WithTimeout
+	yields     int           // runtime.Gosched calls per try, so that tasks overlap
+	children   []*chaosTask  // kSpawn
+	worker     gopool.Worker
+	submitted  atomic.Bool // children: the parent handed it to Go
+	mustGo     bool        // a top-level task that must be handed to Go, or to GoContext with a context never done
+
+	// Set by its producer once TryGo or GoContext returned.
+	refused      bool // not admitted, and not registered: it must never run, nor count in Stats
+	admitSkipped bool // registered, then skipped before GoContext admitted it
 
 	calls atomic.Int32
 	mu    sync.Mutex
@@ -233,6 +295,16 @@ type chaosTask struct {
 	last  outcome
 	sent  []int
 	cause error // kBlock: context.Cause of its context once done
+	tries []chaosTry
+}
+
+// chaosTry is when a try of a kTimeout or kRetryAfter task started and
+// ended, how its context ended, and what it returned without RetryAfter's
+// mark on top.
+type chaosTry struct {
+	start, end time.Time
+	timedOut   bool // its context was done by its timeout
+	err        error
 }
 
 // chaosDrain hides the element type of a drain: values are ints encoded as T.
@@ -283,12 +355,20 @@ type chaosRun struct {
 	f            chaosFacts
 	closeErr     error // what Close returned, if this unit's pool was the one closed
 
-	pool       *gopool.Pool
-	poolRetry  uint // attempts of the pool's policy; 0 if none
-	retrySleep time.Duration
-	deadline   time.Duration // stopDeadline: the parent's timeout
-	clean      bool          // no task fails: the batch must succeed (unless cut short)
-	blockers   int
+	pool        *gopool.Pool
+	poolRetry   uint // attempts of the pool's policy; 0 if none
+	retrySleep  time.Duration
+	poolTimeout time.Duration // the pool's timeout for each try; 0 if none
+	gaveUp      error         // the cause of GoContext's contexts
+	nSure       int           // top-level tasks handed to Go, or to GoContext with a context never done
+	refused     atomic.Int32  // tasks TryGo or GoContext did not admit
+	admitSkip   atomic.Int32  // tasks GoContext registered, then skipped
+	laterMu     sync.Mutex
+	later       []context.CancelCauseFunc // outside a bubble: cancel GoContext's context once a try starts
+	laterN      atomic.Int32              // len(later)
+	deadline    time.Duration             // stopDeadline: the parent's timeout
+	clean       bool                      // no task fails: the batch must succeed (unless cut short)
+	blockers    int
 
 	tasks  []*chaosTask
 	top    []*chaosTask
@@ -326,6 +406,16 @@ type chaosNode struct {
 	blockers int
 	active   atomic.Int32
 	peak     atomic.Int32
+
+	// The admission bound, sampled with Stats: tasks of the pool's subtree
+	// queued or running and held in queues are at most bound, the limit
+	// plus the queues that may hold them.
+	pool         *gopool.Pool
+	queue        int // the pool's queue, if it has a limit; else 0
+	bound        int
+	goStarted    atomic.Int64 // tasks of Go calls, on the pool or below it, begun
+	goFinished   atomic.Int64 // and returned
+	peakAdmitted atomic.Int64
 }
 
 func (n *chaosNode) enter() {
@@ -368,18 +458,20 @@ func (r *chaosRun) mayBlock() bool {
 }
 
 func runChaos(t *testing.T, shape chaosShape, seed uint64) {
+	goroutines := runtime.NumGoroutine()
 	h := fnv.New64a()
 	h.Write([]byte(shape.name))
 	r := &chaosRun{
-		shape:     shape,
-		seed:      seed,
-		rng:       rand.New(rand.NewPCG(seed, h.Sum64())),
-		synctest:  shape.stop == stopDeadline,
-		triggered: make(chan struct{}),
-		path:      []*chaosNode{{name: "pool", limit: shape.limit}},
-		mono:      newMonotonic(),
-		minTop:    5,
-		spread:    40,
+		shape:       shape,
+		seed:        seed,
+		rng:         rand.New(rand.NewPCG(seed, h.Sum64())),
+		synctest:    shape.stop == stopDeadline || shape.timeout > 0,
+		triggered:   make(chan struct{}),
+		path:        []*chaosNode{{name: "pool", limit: shape.limit}},
+		mono:        newMonotonic(),
+		minTop:      5,
+		spread:      40,
+		poolTimeout: shape.timeout,
 	}
 	// A hung batch is a failure too: dump every goroutine with the seed.
 	watchdog := time.AfterFunc(3*time.Minute, func() {
@@ -408,6 +500,19 @@ func runChaos(t *testing.T, shape chaosShape, seed uint64) {
 	if t.Failed() {
 		t.Logf("replay: go test -run 'TestChaos/%s/' -chaos.seed=%d", shape.name, seed)
 	}
+	chaosVerifyNone(t, goroutines)
+}
+
+// chaosVerifyNone checks with goleak that no goroutine survives the batch.
+// The pool's workers may take a moment more to exit once Wait returns, and
+// goleak, finding them, would retry after sleeps, which took most of
+// TestChaos's time: first let them run, while there are more goroutines
+// than when the run began, for a bounded while.
+func chaosVerifyNone(t *testing.T, goroutines int) {
+	t.Helper()
+	for i := 0; i < 10000 && runtime.NumGoroutine() > goroutines; i++ {
+		runtime.Gosched()
+	}
 	goleak.VerifyNone(t)
 }
 
@@ -425,6 +530,7 @@ type chaosTree struct {
 type chaosValueKey struct{}
 
 func runChaosTree(t *testing.T, shape chaosTreeShape, seed uint64) {
+	goroutines := runtime.NumGoroutine()
 	tr := &chaosTree{triggered: make(chan struct{})}
 	watchdog := time.AfterFunc(3*time.Minute, func() {
 		buf := make([]byte, 1<<22)
@@ -456,7 +562,7 @@ func runChaosTree(t *testing.T, shape chaosTreeShape, seed uint64) {
 	if t.Failed() {
 		t.Logf("replay: go test -run 'TestChaos/%s/' -chaos.seed=%d", shape.name, seed)
 	}
-	goleak.VerifyNone(t)
+	chaosVerifyNone(t, goroutines)
 }
 
 // run builds the tree, runs every unit's producers at once, stops the tree
@@ -474,7 +580,7 @@ func (tr *chaosTree) run(shape chaosTreeShape, seed uint64) {
 	// shape) and generates its tasks against the limits on its path.
 	subs := 2 + rng.IntN(3)
 	grandchild := rng.IntN(2) == 0
-	unit := func(name string, parent *chaosRun, limit int) *chaosRun {
+	unit := func(name string, parent *chaosRun, limit, queue int) *chaosRun {
 		u := &chaosRun{
 			name:      name,
 			seed:      seed,
@@ -487,7 +593,10 @@ func (tr *chaosTree) run(shape chaosTreeShape, seed uint64) {
 			minTop:    2,
 			spread:    14,
 		}
-		u.shape = chaosShape{name: shape.name + "/" + name, limit: limit}
+		u.shape = chaosShape{name: shape.name + "/" + name, limit: limit, queue: queue}
+		if shape.timeouts && rng.IntN(2) == 0 {
+			u.poolTimeout = time.Duration(1+rng.IntN(4)) * time.Millisecond
+		}
 		node := &chaosNode{name: name, limit: limit}
 		tr.nodes = append(tr.nodes, node)
 		u.path = []*chaosNode{node}
@@ -501,12 +610,18 @@ func (tr *chaosTree) run(shape chaosTreeShape, seed uint64) {
 		tr.units = append(tr.units, u)
 		return u
 	}
-	root := unit("root", nil, shape.rootLimit)
+	queue := func() int {
+		if !shape.queues {
+			return 0
+		}
+		return rng.IntN(3)
+	}
+	root := unit("root", nil, shape.rootLimit, shape.rootQueue)
 	for i := 1; i <= subs; i++ {
-		unit(fmt.Sprintf("sub%d", i), root, []int{0, 0, 1, 2, 3}[rng.IntN(5)])
+		unit(fmt.Sprintf("sub%d", i), root, []int{0, 0, 1, 2, 3}[rng.IntN(5)], queue())
 	}
 	if grandchild {
-		unit("sub1/grandchild", tr.units[1], []int{0, 1, 2}[rng.IntN(3)])
+		unit("sub1/grandchild", tr.units[1], []int{0, 1, 2}[rng.IntN(3)], queue())
 	}
 	if shape.failFast {
 		tr.units[1].shape.failFast = true
@@ -561,6 +676,17 @@ func (tr *chaosTree) run(shape chaosTreeShape, seed uint64) {
 		}
 		u.configure()
 	}
+	// A task held in a queue is held at the nearest limit on its path
+	// without a free slot: at or below a pool, or above it.
+	for _, u := range tr.units {
+		n := u.path[0]
+		n.bound = n.limit
+		for _, v := range tr.units {
+			if v.below(u) || u.below(v) && v != u {
+				n.bound += v.path[0].queue
+			}
+		}
+	}
 
 	// Every unit's producers at once; the root's Close, if the shape has
 	// one, once the trigger-th try of any unit has started.
@@ -570,7 +696,7 @@ func (tr *chaosTree) run(shape chaosTreeShape, seed uint64) {
 	for i, u := range tr.units {
 		launches[i] = u.launch(start)
 		u.stopper(launches[i])
-		total += len(u.top)
+		total += u.nSure
 	}
 	tr.trigger = int32(1 + rng.IntN(total))
 	var closer sync.WaitGroup
@@ -659,6 +785,7 @@ func (r *chaosRun) generate() {
 		}),
 	}
 	r.clean = rng.IntN(5) == 0
+	r.gaveUp = fmt.Errorf("chaos seed %d: %s: GoContext gave up", r.seed, r.shape.name)
 	if r.synctest {
 		r.retrySleep = time.Duration(1+rng.IntN(3)) * time.Millisecond
 	}
@@ -672,6 +799,7 @@ func (r *chaosRun) generate() {
 	// Under fail-fast a blocker waits for a failure: make sure one comes.
 	if r.shape.failFast && r.blockers > 0 {
 		c := r.newTaskOfKind(kFail, 0, -1)
+		c.mustGo = true
 		r.top = append(r.top, c)
 	}
 	rng.Shuffle(len(r.top), func(i, j int) { r.top[i], r.top[j] = r.top[j], r.top[i] })
@@ -688,10 +816,13 @@ func (r *chaosRun) newTask(depth, parentDrain int) *chaosTask {
 		k taskKind
 		w int
 	}
-	choices := []weighted{{kOK, 4}, {kRetry, 2}, {kCustom, 1}, {kEcho, 1}}
+	choices := []weighted{{kOK, 4}, {kRetry, 2}, {kCustom, 1}, {kEcho, 1}, {kRetryAfter, 2}}
 	if !r.clean {
 		choices = append(choices, weighted{kFail, 2}, weighted{kPanicErr, 1}, weighted{kPanicVal, 1},
 			weighted{kPermanent, 1}, weighted{kGoexit, 1}, weighted{kNilErr, 1}, weighted{kJoinFail, 1})
+		if r.synctest {
+			choices = append(choices, weighted{kTimeout, 2}) // outside a bubble, each try would take real time
+		}
 	}
 	if r.synctest {
 		choices = append(choices, weighted{kSleep, 3})
@@ -767,10 +898,40 @@ func (r *chaosRun) newTaskOfKind(k taskKind, depth, parentDrain int) *chaosTask 
 		for range 1 + rng.IntN(3) {
 			c.children = append(c.children, r.newTask(depth+1, c.drain))
 		}
+	case kRetryAfter:
+		c.fails = 1 + rng.IntN(3)
+		c.raRet = rng.IntN(2)
+		c.after = r.shortWait()
+		switch {
+		case r.clean:
+			c.ownRetry, c.attempts = true, uint(c.fails+1+rng.IntN(2))
+		case rng.IntN(3) != 0:
+			c.ownRetry, c.attempts = true, uint(1+rng.IntN(c.fails+2)) // may end it failing
+		}
 	default:
+		if k == kTimeout {
+			c.tmoRet = rng.IntN(4)
+			if c.tmoRet == tmoRetryAfter {
+				c.after = r.shortWait()
+			}
+		}
 		if rng.IntN(4) == 0 {
 			c.ownRetry, c.attempts = true, rng.UintN(4)
 		}
+	}
+	// Each try's timeout: the pool's, which a kCustom task cannot see, or
+	// its own, which wins. A blocker never times out: it waits for its
+	// batch's cancellation.
+	c.timeout = r.poolTimeout
+	switch {
+	case k == kCustom:
+		c.timeout = 0
+	case k == kTimeout && (r.poolTimeout == 0 || rng.IntN(2) == 0):
+		c.ownTimeout, c.timeout = true, r.tryTimeout()
+	case k == kBlock && (r.poolTimeout > 0 || rng.IntN(8) == 0):
+		c.ownTimeout, c.timeout = true, 0 // WithTimeout(0): none, whatever the pool's
+	case k != kTimeout && rng.IntN(8) == 0:
+		c.ownTimeout, c.timeout = true, time.Hour // a timer never reached
 	}
 	if k == kCustom {
 		c.worker = &chaosCustom{r, c}
@@ -803,7 +964,10 @@ func chaosWorker[T any](r *chaosRun, c *chaosTask, d *gopool.Drain[T], to func(i
 	if d != nil {
 		t.DrainTo(d)
 	}
-	retryFirst := r.rng.IntN(2) == 0
+	retryFirst, timeoutFirst := r.rng.IntN(2) == 0, r.rng.IntN(2) == 0
+	if c.ownTimeout && timeoutFirst {
+		t.WithTimeout(c.timeout)
+	}
 	if c.ownRetry && retryFirst {
 		t.WithRetry(c.attempts, r.retrySleep)
 	}
@@ -812,7 +976,26 @@ func chaosWorker[T any](r *chaosRun, c *chaosTask, d *gopool.Drain[T], to func(i
 	if c.ownRetry && !retryFirst {
 		t.WithRetry(c.attempts, r.retrySleep)
 	}
+	if c.ownTimeout && !timeoutFirst {
+		t.WithTimeout(c.timeout)
+	}
 	return t
+}
+
+// tryTimeout draws a task's own timeout for each try, in a bubble (kTimeout
+// tasks run only there): a few milliseconds of its clock.
+func (r *chaosRun) tryTimeout() time.Duration {
+	return time.Duration(1+r.rng.IntN(4)) * time.Millisecond
+}
+
+// shortWait draws a RetryAfter wait, or how long a GoContext waits: 0 to a
+// few milliseconds of a bubble's clock. Outside a bubble it is 0, as real
+// waits would add up to most of the test's time.
+func (r *chaosRun) shortWait() time.Duration {
+	if !r.synctest {
+		return 0
+	}
+	return time.Duration(r.rng.IntN(4)) * time.Millisecond
 }
 
 // chaosCustom is a Worker of the user's own type: the pool can only call
@@ -850,6 +1033,15 @@ func (r *chaosRun) body(c *chaosTask, ctx context.Context, attempt int, send fun
 	if r.tree != nil {
 		r.mono.sample(r.tree.root)
 	}
+	r.sampleBounds()
+	if r.laterN.Load() > 0 {
+		r.cancelLater()
+	}
+	if c.kind == kTimeout || c.kind == kRetryAfter {
+		c.mu.Lock()
+		c.tries = append(c.tries, chaosTry{start: time.Now()})
+		c.mu.Unlock()
+	}
 	var dr *chaosDrain
 	if c.drain >= 0 {
 		dr = r.drains[c.drain]
@@ -869,7 +1061,8 @@ func (r *chaosRun) body(c *chaosTask, ctx context.Context, attempt int, send fun
 		c.last = out
 		c.mu.Unlock()
 	}()
-	if c.lookCtx && ctx != nil && ctx.Err() != nil && !r.cancellable() {
+	if c.lookCtx && ctx != nil && ctx.Err() != nil && !r.cancellable() &&
+		!(c.timeout > 0 && context.Cause(ctx) == gopool.ErrTimeout) {
 		r.failf("task %d: context done (%v) in a batch nothing cancels", c.id, context.Cause(ctx))
 	}
 	for range c.yields {
@@ -907,6 +1100,38 @@ func (r *chaosRun) act(c *chaosTask, ctx context.Context, call int) error {
 		if call <= c.fails {
 			return c.failErr
 		}
+	case kRetryAfter:
+		if call > c.fails {
+			r.endTry(c, false, nil)
+			return nil
+		}
+		if c.raRet == raDeep {
+			err := fmt.Errorf("chaos task %d try %d: %w", c.id, call, gopool.RetryAfter(c.after, c.failErr))
+			r.endTry(c, false, err)
+			return err
+		}
+		r.endTry(c, false, c.failErr)
+		return gopool.RetryAfter(c.after, c.failErr)
+	case kTimeout:
+		<-ctx.Done()
+		timedOut := context.Cause(ctx) == gopool.ErrTimeout
+		if timedOut && ctx.Err() != context.DeadlineExceeded {
+			r.failf("task %d: try timed out, but its context's Err is %v", c.id, ctx.Err())
+		}
+		var err error
+		switch c.tmoRet {
+		case tmoWrap, tmoRetryAfter:
+			err = fmt.Errorf("chaos task %d try %d: %w", c.id, call, ctx.Err())
+		case tmoJoin:
+			err = errors.Join(c.failErr, ctx.Err())
+		default:
+			err = c.failErr
+		}
+		r.endTry(c, timedOut, err)
+		if c.tmoRet == tmoRetryAfter {
+			return gopool.RetryAfter(c.after, err)
+		}
+		return err
 	case kBlock:
 		time.Sleep(c.sleep)
 		<-ctx.Done()
@@ -948,11 +1173,148 @@ func (r *chaosRun) goTasks(ws []gopool.Worker) {
 	if r.closeDone.Load() {
 		r.late.Store(true)
 	}
+	for _, n := range r.path {
+		n.goStarted.Add(int64(len(ws)))
+	}
 	r.pool.Go(ws...)
+	for _, n := range r.path {
+		n.goFinished.Add(int64(len(ws)))
+	}
 	if r.closing.Load() {
 		r.maybeLate.Store(true)
 	}
 	r.mono.sample(r.pool)
+	r.sampleBounds()
+}
+
+// sampleBounds checks, by Stats, the bounds of each limit on the pool's
+// path: at most its limit of the tasks at or below it run, and at most its
+// limit plus the queues that may hold them are admitted (queued, running,
+// or held in a queue). Stats count the tasks of Go calls in progress too,
+// also those still waiting: they are taken off, counted conservatively,
+// the calls that returned before Stats and those begun after.
+func (r *chaosRun) sampleBounds() {
+	for _, n := range r.path {
+		if n.limit == 0 {
+			continue
+		}
+		finished := n.goFinished.Load()
+		st := n.pool.Stats()
+		inGo := n.goStarted.Load() - finished
+		if st.Running > n.limit {
+			r.failf("Stats of %s: %d tasks running, its limit %d", n.name, st.Running, n.limit)
+		}
+		admitted := int64(st.Pending+st.Running) - inGo
+		if admitted > int64(n.bound) {
+			r.failf("Stats of %s: %d tasks admitted (%+v, %d in Go calls), more than its limit %d plus the queues that may hold them, %d",
+				n.name, admitted, st, inGo, n.limit, n.bound-n.limit)
+		}
+		for p := n.peakAdmitted.Load(); admitted > p && !n.peakAdmitted.CompareAndSwap(p, admitted); p = n.peakAdmitted.Load() {
+		}
+	}
+}
+
+// cancelLater cancels the contexts of GoContext calls waiting for a try to
+// start.
+func (r *chaosRun) cancelLater() {
+	r.laterMu.Lock()
+	later := r.later
+	r.later = nil
+	r.laterN.Store(0)
+	r.laterMu.Unlock()
+	for _, cancel := range later {
+		cancel(r.gaveUp)
+	}
+}
+
+// chaosCall is one call of a producer: Go with one to four tasks, or
+// TryGo or GoContext with one.
+type chaosCall struct {
+	tasks []*chaosTask
+	ws    []gopool.Worker
+	via   int           // viaGo, viaTryGo or viaGoCtx
+	ctx   int           // viaGoCtx: ctxNever, ctxDone or ctxLater
+	wait  time.Duration // ctxLater: when the context is done
+}
+
+// submit makes a producer's call, and records what TryGo and GoContext
+// did with the task: admitted, refused (never to run, not in Stats), or
+// registered and skipped.
+func (r *chaosRun) submit(call *chaosCall) {
+	if call.via == viaGo {
+		r.goTasks(call.ws)
+		return
+	}
+	c, w := call.tasks[0], call.ws[0]
+	if call.via == viaTryGo {
+		if !r.pool.TryGo(w) {
+			c.refused = true
+			r.refused.Add(1)
+			if !r.cancellable() && r.pathUnlimited() {
+				r.failf("task %d: TryGo refused it, with no limit on the path and nothing to cancel the batch", c.id)
+			}
+		}
+	} else {
+		r.goContext(call)
+	}
+	r.mono.sample(r.pool)
+	r.sampleBounds()
+}
+
+func (r *chaosRun) goContext(call *chaosCall) {
+	c, w := call.tasks[0], call.ws[0]
+	ctx := context.Background()
+	switch call.ctx {
+	case ctxDone:
+		cctx, cancel := context.WithCancelCause(ctx)
+		cancel(r.gaveUp)
+		ctx = cctx
+	case ctxLater:
+		if r.synctest {
+			cctx, cancel := context.WithTimeoutCause(ctx, call.wait, r.gaveUp)
+			defer cancel()
+			ctx = cctx
+			break
+		}
+		// The next try to start, of any task, cancels it: while the
+		// slots are taken, GoContext is then most likely waiting.
+		cctx, cancel := context.WithCancelCause(ctx)
+		defer cancel(nil)
+		ctx = cctx
+		r.laterMu.Lock()
+		r.later = append(r.later, cancel)
+		r.laterN.Store(int32(len(r.later)))
+		r.laterMu.Unlock()
+	}
+	err := r.pool.GoContext(ctx, w)
+	switch {
+	case err == nil:
+		if call.ctx == ctxDone {
+			r.failf("task %d: GoContext admitted it with a done context", c.id)
+		}
+		return
+	case err == gopool.ErrClosed:
+		if !r.closing.Load() {
+			r.failf("task %d: GoContext = ErrClosed, though nothing closed the pool", c.id)
+		}
+	case strings.HasPrefix(err.Error(), "gopool: task not admitted: ") && chaosIs(err, r.gaveUp):
+		if ctx.Err() == nil {
+			r.failf("task %d: GoContext = %v, though its context is live", c.id, err)
+		}
+	case strings.HasPrefix(err.Error(), "gopool: task skipped: "):
+		c.admitSkipped = true
+		r.admitSkip.Add(1)
+		closed := r.closing.Load() && chaosIs(err, gopool.ErrClosed)
+		parent := r.parentCause != nil && chaosIs(err, r.parentCause)
+		if call.ctx == ctxDone || !(closed || parent || r.shape.failFast) {
+			r.failf("task %d: GoContext = %v: skipped, but not by a cancellation of the batch", c.id, err)
+		}
+		return
+	default:
+		r.failf("task %d: GoContext = %v: neither nil, ErrClosed, its context's cause nor its batch's", c.id, err)
+	}
+	c.refused = true
+	r.refused.Add(1)
 }
 
 func (r *chaosRun) close() error {
@@ -972,10 +1334,21 @@ func (r *chaosRun) expectedTries(c *chaosTask) int {
 	switch c.kind {
 	case kFail, kNilErr, kJoinFail:
 		return int(a)
-	case kRetry, kCustom:
+	case kRetry, kCustom, kRetryAfter:
 		return min(c.fails+1, int(a))
+	case kTimeout:
+		return int(a) // every try fails, by its timeout or not
 	}
 	return 1
+}
+
+// endTry records the end of a try of a kTimeout or kRetryAfter task: whether
+// its timeout ended it, and its error without RetryAfter's mark on top.
+func (r *chaosRun) endTry(c *chaosTask, timedOut bool, err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	t := &c.tries[len(c.tries)-1]
+	t.end, t.timedOut, t.err = time.Now(), timedOut, err
 }
 
 func (r *chaosRun) run(t *testing.T) {
@@ -1018,7 +1391,8 @@ func (r *chaosRun) makePool() {
 	}
 }
 
-// configure gives the pool its limit, fail-fast and retry policy.
+// configure gives the pool its limit, queue, fail-fast, retry policy and
+// timeout, and its node the pool and its queue.
 func (r *chaosRun) configure() {
 	rng, p := r.rng, r.pool
 	if r.shape.limit > 0 {
@@ -1026,12 +1400,27 @@ func (r *chaosRun) configure() {
 	} else if rng.IntN(3) == 0 {
 		p.WithLimit(-rng.IntN(2)) // <= 0: no limit
 	}
+	switch {
+	case r.shape.queue > 0:
+		p.WithQueue(r.shape.queue)
+	case r.shape.limit == 0 && rng.IntN(4) == 0:
+		p.WithQueue(rng.IntN(3) - 1) // without a limit, a queue has no effect
+	}
 	if r.shape.failFast {
 		p.WithFailFast()
 	}
 	if r.poolRetry > 0 || rng.IntN(4) == 0 {
 		p.WithRetry(r.poolRetry, r.retrySleep)
 	}
+	if r.poolTimeout > 0 || rng.IntN(4) == 0 {
+		p.WithTimeout(r.poolTimeout)
+	}
+	n := r.path[0]
+	n.pool = p
+	if n.limit > 0 {
+		n.queue = r.shape.queue
+	}
+	n.bound = n.limit + n.queue
 }
 
 // chaosLaunch is a run under way: its producers and the goroutines that
@@ -1060,26 +1449,48 @@ func (r *chaosRun) launch(start chan struct{}) *chaosLaunch {
 	rng := r.rng
 	l := &chaosLaunch{start: start, producersDone: make(chan struct{})}
 	nprod := 1 + rng.IntN(4)
-	calls := make([][][]gopool.Worker, nprod)
+	calls := make([][]*chaosCall, nprod)
+	var first *chaosCall
 	for i := 0; i < len(r.top); {
+		call := &chaosCall{}
 		m := min(1+rng.IntN(4), len(r.top)-i)
-		ws := make([]gopool.Worker, m)
-		for j := range ws {
-			ws[j] = r.top[i+j].worker
+		if x := rng.IntN(8); x < 3 && !r.top[i].mustGo {
+			m, call.via = 1, viaGoCtx
+			if x == 0 {
+				call.via = viaTryGo
+			}
+			call.ctx = []int{ctxNever, ctxDone, ctxLater, ctxLater}[rng.IntN(4)]
+			call.wait = r.shortWait()
+		}
+		call.tasks = r.top[i : i+m]
+		call.ws = make([]gopool.Worker, m)
+		for j, c := range call.tasks {
+			call.ws[j] = c.worker
 		}
 		k := rng.IntN(nprod)
-		calls[k] = append(calls[k], ws)
+		calls[k] = append(calls[k], call)
 		i += m
+		if call.via == viaGo || call.via == viaGoCtx && call.ctx == ctxNever {
+			r.nSure += m
+		}
+		if first == nil {
+			first = call
+		}
 	}
-	r.trigger = int32(1 + rng.IntN(len(r.top)))
+	if r.nSure == 0 {
+		// Some try must start, to trigger what stops the batch.
+		first.via = viaGo
+		r.nSure = len(first.tasks)
+	}
+	r.trigger = int32(1 + rng.IntN(r.nSure))
 	l.waitRace = !r.cancellable() && rng.IntN(3) == 0
 
 	var producers sync.WaitGroup
 	for _, list := range calls {
 		producers.Go(func() {
 			<-start
-			for _, ws := range list {
-				r.goTasks(ws)
+			for _, call := range list {
+				r.submit(call)
 			}
 		})
 	}
@@ -1217,20 +1628,35 @@ func (r *chaosRun) check(f *chaosFacts) {
 	errs, mainErr, parentCause, parentDone, stopped := f.errs, f.mainErr, f.parentCause, f.parentDone, f.stopped
 	byErr := map[error]*chaosTask{}
 	byPanic := map[any]*chaosTask{}
+	// The errors the pool reports wrapped, by what the wrapper unwraps to:
+	// a timed-out try's, with ErrTimeout, and a RetryAfter mark's under
+	// another error, with the mark honoured.
+	byInner := map[error]*chaosTask{}
 	for _, c := range r.tasks {
 		byErr[c.failErr] = c
 		byPanic[c.panicVal] = c
 		byPanic[c.failErr] = c
+		c.mu.Lock()
 		if c.kind == kJoinFail || (c.kind == kBlock && c.blockRet == blockJoinedFail) {
-			c.mu.Lock()
 			if c.last.how == outReturned && c.last.err != nil {
 				byErr[c.last.err] = c // a new error on every try: the last one is reported
 			}
-			c.mu.Unlock()
 		}
+		if n := len(c.tries); n > 0 && c.tries[n-1].err != nil {
+			last := c.tries[n-1]
+			switch {
+			case c.kind == kRetryAfter && c.raRet == raDeep:
+				byInner[last.err] = c
+			case c.kind == kTimeout && last.timedOut && c.tmoRet != tmoFail:
+				byInner[last.err] = c
+			case c.kind == kTimeout && c.tmoRet == tmoJoin:
+				byErr[last.err] = c
+			}
+		}
+		c.mu.Unlock()
 	}
 	reported := map[*chaosTask]int{}
-	var nClosed, nCause, nGoexit, nFailures, nPanics, nNil, nNilPanics int
+	var nClosed, nCause, nGoexit, nFailures, nPanics, nNil, nNilPanics, nTimedOut int
 	var first error
 	// The errors Wait joined, or the one it returned: a task's own joined
 	// error, which Wait returns as is when it is the only one, is one leaf.
@@ -1282,10 +1708,17 @@ func (r *chaosRun) check(f *chaosFacts) {
 				nGoexit++
 				nFailures++
 			default:
-				c := byErr[x]
+				c, inner := byErr[x], error(nil)
+				if u, ok := x.(interface{ Unwrap() error }); c == nil && ok {
+					inner = u.Unwrap()
+					c = byInner[inner]
+				}
 				if c == nil {
 					r.failf("reported an error no task returned: %v", x)
 					continue
+				}
+				if r.checkReported(c, x, inner) {
+					nTimedOut++
 				}
 				reported[c]++
 				nFailures++
@@ -1299,16 +1732,21 @@ func (r *chaosRun) check(f *chaosFacts) {
 	var skipped, goexits, nilErrs, submittedN, succeeded, canceled int
 	var retries uint64
 	for _, c := range r.tasks {
-		submitted := c.top || c.submitted.Load()
+		submitted := c.top && !c.refused || c.submitted.Load()
 		calls := int(c.calls.Load())
 		c.mu.Lock()
 		ends, last, cause := c.ends, c.last, c.cause
 		c.mu.Unlock()
 		if !submitted {
-			if calls > 0 {
+			if calls > 0 && c.refused {
+				r.failf("task %d (%v) ran, though TryGo or GoContext did not admit it", c.id, c.kind)
+			} else if calls > 0 {
 				r.failf("task %d ran without being submitted", c.id)
 			}
 			continue
+		}
+		if c.admitSkipped && calls > 0 {
+			r.failf("task %d (%v) ran, though GoContext reported it skipped", c.id, c.kind)
 		}
 		submittedN++
 		if calls > 0 {
@@ -1338,10 +1776,25 @@ func (r *chaosRun) check(f *chaosFacts) {
 			}
 			continue
 		}
+		r.checkTries(c)
 		// What must be reported for this task, exactly once.
 		var wantErr error
 		switch last.how {
 		case outReturned:
+			if c.kind == kTimeout || c.kind == kRetryAfter {
+				c.mu.Lock()
+				lt := c.tries[len(c.tries)-1]
+				c.mu.Unlock()
+				if c.kind == kTimeout && !lt.timedOut && (c.tmoRet == tmoWrap || c.tmoRet == tmoRetryAfter) {
+					canceled++ // an echo of the batch's cancellation
+					break
+				}
+				wantErr = lt.err // without RetryAfter's mark
+				if (wantErr == nil) != (last.err == nil) {
+					r.failf("task %d (%v): returned %v, recorded %v", c.id, c.kind, last.err, wantErr)
+				}
+				break
+			}
 			if c.kind == kBlock && last.err == nil {
 				r.failf("blocker %d returned nil", c.id)
 			}
@@ -1472,10 +1925,72 @@ func (r *chaosRun) check(f *chaosFacts) {
 		r.failf("the ledger does not balance: %d submitted, %d succeeded + %d failed + %d echoed + %d skipped",
 			submittedN, succeeded, nFailures, canceled, skipped)
 	}
-	r.summary = fmt.Sprintf("%d tasks (%d blockers), %d skipped, %d failures reported (%d typed-nil, %d of them as panics), %d ErrClosed, %d causes, peak %d",
-		len(r.tasks), r.blockers, skipped, nFailures, nNil+nNilPanics, nNilPanics, nClosed, nCause, r.peak.Load())
+	r.summary = fmt.Sprintf("%d tasks (%d blockers), %d skipped (%d by GoContext), %d not admitted, %d failures reported (%d typed-nil, %d of them as panics; %d timed out), %d ErrClosed, %d causes, peak %d, peak admitted %d",
+		len(r.tasks), r.blockers, skipped, r.admitSkip.Load(), r.refused.Load(), nFailures, nNil+nNilPanics, nNilPanics, nTimedOut,
+		nClosed, nCause, r.peak.Load(), r.path[0].peakAdmitted.Load())
 	if l := int32(r.shape.limit); l > 0 && r.peak.Load() > l {
 		r.failf("peak of %d tasks running at once, limit %d", r.peak.Load(), l)
+	}
+}
+
+// checkReported checks x, a failure reported for c: one that the pool
+// wraps (inner is what it unwraps to) keeps its message, and errors.Is
+// finds ErrTimeout in it exactly when a try of c's timed out; no RetryAfter
+// mark survives in it. It reports whether x is a timed-out failure.
+func (r *chaosRun) checkReported(c *chaosTask, x, inner error) bool {
+	timedOut := chaosIs(x, gopool.ErrTimeout)
+	if inner == nil {
+		if timedOut {
+			r.failf("task %d (%v): reported %q, in which errors.Is finds ErrTimeout, though it is the task's own error", c.id, c.kind, x)
+		}
+		return false
+	}
+	if x.Error() != inner.Error() {
+		r.failf("task %d (%v): reported %q, wrapping the task's %q", c.id, c.kind, x, inner)
+	}
+	if want := c.kind == kTimeout; timedOut != want {
+		r.failf("task %d (%v): errors.Is(%q, ErrTimeout) = %v, want %v", c.id, c.kind, x, timedOut, want)
+	}
+	if r.synctest && c.after > 0 && (c.kind == kRetryAfter || c.tmoRet == tmoRetryAfter) {
+		// In another pool, an error without marks is retried at once
+		// under a policy without sleep: a RetryAfter mark would wait.
+		start, tries := time.Now(), 0
+		_ = gopool.NewTask(func(gopool.Args[int]) error { tries++; return x }).WithRetry(2, 0).Execute()
+		if d := time.Since(start); tries != 2 || d != 0 {
+			r.failf("task %d (%v): reported %q still carries a mark: retried %d times, after %v", c.id, c.kind, x, tries, d)
+		}
+	}
+	return timedOut
+}
+
+// checkTries checks the recorded tries of a kTimeout or kRetryAfter task:
+// a try that timed out took exactly its timeout (in a bubble), and a try
+// after one that returned RetryAfter(after, ...) started exactly after
+// later (in a bubble; at least after it, outside).
+func (r *chaosRun) checkTries(c *chaosTask) {
+	if c.kind != kTimeout && c.kind != kRetryAfter {
+		return
+	}
+	c.mu.Lock()
+	tries := slices.Clone(c.tries)
+	c.mu.Unlock()
+	if len(tries) != int(c.calls.Load()) {
+		r.failf("task %d (%v): %d tries recorded of %d", c.id, c.kind, len(tries), c.calls.Load())
+	}
+	for k, t := range tries {
+		if t.end.IsZero() {
+			r.failf("task %d (%v): try %d never ended", c.id, c.kind, k+1)
+			continue
+		}
+		if d := t.end.Sub(t.start); r.synctest && t.timedOut && d != c.timeout {
+			r.failf("task %d (%v): try %d timed out after %v, its timeout %v", c.id, c.kind, k+1, d, c.timeout)
+		}
+		if k == 0 || (c.kind == kTimeout && c.tmoRet != tmoRetryAfter) {
+			continue
+		}
+		if gap := t.start.Sub(tries[k-1].end); gap < c.after || r.synctest && gap != c.after {
+			r.failf("task %d (%v): try %d started %v after try %d returned RetryAfter(%v, ...)", c.id, c.kind, k+1, gap, k, c.after)
+		}
 	}
 }
 
