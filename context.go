@@ -175,8 +175,7 @@ func (b *batch) watch() []func() bool {
 	stops := make([]func() bool, 0, b.pool.watches())
 	for a := b.pool; a != nil; a = a.parent {
 		if a.done != nil {
-			ctx := a.ctx
-			stops = append(stops, context.AfterFunc(ctx, func() { b.contextCancelled(ctx) }))
+			stops = append(stops, context.AfterFunc(a.ctx, b.contextCancelled))
 		}
 	}
 	return stops
@@ -201,9 +200,12 @@ func (b *batch) startWatchLocked() {
 	b.unwatchLocked(1)
 }
 
-// contextCancelled runs when ctx, a context on the batch's path, is done.
-func (b *batch) contextCancelled(ctx context.Context) {
-	cause := causeOf(ctx)
+// contextCancelled runs when a context on the batch's path is done. Its
+// watch may run after that of another context done just after it, so it
+// records the cause of the nearest done context on the path, which is what
+// a batch context linked to the nearest one would have seen first.
+func (b *batch) contextCancelled() {
+	cause := b.pool.pathCause()
 	t := b.pool.tree()
 	t.mu.Lock()
 	if b.cause == nil {

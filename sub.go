@@ -32,7 +32,8 @@ func (p *Pool) Sub() *Pool {
 // SubWithContext returns a new sub-pool of p, as [Pool.Sub] does, whose
 // batches also derive their context from ctx: a batch is cancelled when ctx
 // is done or when p's lifetime ends, and context.Cause reports whichever came
-// first. Tasks see ctx's values through [Args].Context. Once ctx is done,
+// first (or, for two contexts done at once, before the pool noticed either,
+// the cause of the one nearer the sub-pool). Tasks see ctx's values through [Args].Context. Once ctx is done,
 // tasks not yet started are skipped, and every Wait from then on returns an
 // error that wraps context.Cause(ctx). It panics if ctx is nil.
 func (p *Pool) SubWithContext(ctx context.Context) *Pool {
