@@ -386,9 +386,16 @@ func notAdmitted(ctx context.Context) error {
 }
 
 // skippedUnlock unlocks the tree, stops GoContext's watch, and returns
-// GoContext's error for a task skipped by the batch's cancellation.
+// GoContext's error for a task skipped by the batch's cancellation. The
+// cause is read before the lock is released: once the task is skipped, Wait
+// may end the batch. A cancellation by a context on the path whose watch has
+// not yet told why is asked of the contexts, without the lock.
 func (b *batch) skippedUnlock(stop func() bool) error {
+	cause := b.cause
 	b.pool.tree().mu.Unlock()
 	stopWatch(stop)
-	return fmt.Errorf("gopool: task skipped: %w", b.causeNow())
+	if cause == nil {
+		cause = b.pool.pathCause()
+	}
+	return fmt.Errorf("gopool: task skipped: %w", cause)
 }

@@ -231,7 +231,8 @@ func (b *batch) recordCauseLocked(cause error) {
 
 // waitLocked waits until every registered task of b has finished or been
 // skipped, ends b, and waits for the watches of its contexts to stop. It
-// unlocks the tree while it stops them, since that runs the contexts' code.
+// unlocks the tree while it stops them, or asks them why b was cancelled,
+// since that runs the contexts' code.
 func (b *batch) waitLocked() {
 	t := b.pool.tree()
 	for b.pending > 0 {
@@ -262,8 +263,12 @@ func (b *batch) waitLocked() {
 		b.done.Wait()
 	}
 	if b.cause == nil {
-		// A context on the path was done, and its watch stopped before
-		// it could tell why.
-		b.recordCauseLocked(context.Canceled)
+		// A context on the path was done, and its watch was stopped
+		// before it could tell why (a context's Done closes before its
+		// AfterFuncs are started): ask the contexts, without the lock.
+		t.mu.Unlock()
+		cause := b.pool.pathCause()
+		t.mu.Lock()
+		b.recordCauseLocked(cause)
 	}
 }
