@@ -36,21 +36,6 @@ func admitRegression(t *testing.T, msg string) {
 	t.Error(msg)
 }
 
-// admitMustPanic fails t unless f panics with a message that starts with
-// "gopool:" and mentions want.
-func admitMustPanic(t *testing.T, want string, f func()) {
-	t.Helper()
-	defer func() {
-		t.Helper()
-		v := recover()
-		msg := fmt.Sprint(v)
-		if v == nil || !strings.HasPrefix(msg, "gopool:") || !strings.Contains(msg, want) {
-			t.Errorf("panic value %#v; want a message starting with \"gopool:\" that mentions %q", v, want)
-		}
-	}()
-	f()
-}
-
 // admitNoPanic runs f and fails t if it panics.
 func admitNoPanic(t *testing.T, what string, f func()) {
 	t.Helper()
@@ -356,17 +341,17 @@ func TestTryGo(t *testing.T) {
 
 	t.Run("TryGo panics on a nil task, even where it could not admit one, and the pool stays usable", func(t *testing.T) {
 		p := gopool.NewPool()
-		admitMustPanic(t, "nil", func() { p.TryGo(nil) })
-		admitMustPanic(t, "nil", func() { p.TryGo((*gopool.Task[int])(nil)) })
+		mustPanicGopool(t, "nil", func() { p.TryGo(nil) })
+		mustPanicGopool(t, "nil", func() { p.TryGo((*gopool.Task[int])(nil)) })
 		closed := gopool.NewPool()
 		if err := closed.Close(); err != nil {
 			t.Fatal(err)
 		}
-		admitMustPanic(t, "nil", func() { closed.TryGo(nil) })
+		mustPanicGopool(t, "nil", func() { closed.TryGo(nil) })
 		full := gopool.NewPool().WithLimit(1)
 		release := make(chan struct{})
 		full.Go(blocking(nil, release, nil))
-		admitMustPanic(t, "nil", func() { full.TryGo(nil) })
+		mustPanicGopool(t, "nil", func() { full.TryGo(nil) })
 		close(release)
 		if err := full.Wait(); err != nil {
 			t.Errorf("Wait on the full pool = %v", err)
@@ -798,10 +783,10 @@ func TestGoContext(t *testing.T) {
 		done, cancel := context.WithCancel(context.Background())
 		cancel()
 		//lint:ignore SA1012 passing a nil context is the misuse under test
-		admitMustPanic(t, "nil context", func() { _ = p.GoContext(nil, succeed()) })
-		admitMustPanic(t, "nil", func() { _ = p.GoContext(context.Background(), nil) })
-		admitMustPanic(t, "nil", func() { _ = p.GoContext(done, nil) })
-		admitMustPanic(t, "nil", func() { _ = p.GoContext(context.Background(), (*gopool.Task[int])(nil)) })
+		mustPanicGopool(t, "nil context", func() { _ = p.GoContext(nil, succeed()) })
+		mustPanicGopool(t, "nil", func() { _ = p.GoContext(context.Background(), nil) })
+		mustPanicGopool(t, "nil", func() { _ = p.GoContext(done, nil) })
+		mustPanicGopool(t, "nil", func() { _ = p.GoContext(context.Background(), (*gopool.Task[int])(nil)) })
 		if err := p.GoContext(context.Background(), succeed()); err != nil {
 			t.Errorf("GoContext after the panics = %v", err)
 		}
@@ -1150,11 +1135,11 @@ func TestWithQueue(t *testing.T) {
 		}
 		release := make(chan struct{})
 		p.Go(blocking(nil, release, nil))
-		admitMustPanic(t, "WithQueue", func() { p.WithQueue(1) })
+		mustPanicGopool(t, "WithQueue", func() { p.WithQueue(1) })
 		root := gopool.NewPool()
 		sub := root.Sub()
 		sub.Go(blocking(nil, release, nil))
-		admitMustPanic(t, "WithQueue", func() { root.WithQueue(1) })
+		mustPanicGopool(t, "WithQueue", func() { root.WithQueue(1) })
 		close(release)
 		for _, q := range []*gopool.Pool{p, sub} {
 			if err := q.Wait(); err != nil {

@@ -3,6 +3,7 @@ package gopool
 import (
 	"context"
 	"errors"
+	"reflect"
 	"time"
 )
 
@@ -378,7 +379,13 @@ func (p *Pool) result(errs []error) error {
 	return errors.Join(errs...)
 }
 
+// contains reports whether errs holds err itself. Errors of a type that
+// cannot be compared with == (a struct with a slice, say) are never the same
+// here: comparing two of them would panic.
 func contains(errs []error, err error) bool {
+	if err == nil || !reflect.TypeOf(err).Comparable() {
+		return false
+	}
 	for _, e := range errs {
 		if e == err {
 			return true

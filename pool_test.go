@@ -1356,3 +1356,36 @@ func TestNoGoroutineOutlivesWait(t *testing.T) {
 		t.Errorf("drained %d values, want 23", got)
 	}
 }
+
+// uncomparableError is an error of a type that == cannot compare: two
+// values of it panic when compared.
+type uncomparableError struct{ parts []string }
+
+func (e uncomparableError) Error() string { return strings.Join(e.parts, ": ") }
+
+func TestWaitWithUncomparableErrors(t *testing.T) {
+	t.Run("Wait reports a failure and a context cause of a type == cannot compare, without panicking", func(t *testing.T) {
+		ctx, cancel := context.WithCancelCause(context.Background())
+		cause := uncomparableError{[]string{"shutting down"}}
+		failure := uncomparableError{[]string{"disk", "full"}}
+		started, release := make(chan struct{}), make(chan struct{})
+		p := gopool.NewPoolWithContext(ctx)
+		p.Go(gopool.NewTask(func(gopool.Args[int]) error { close(started); <-release; return failure }))
+		<-started
+		cancel(cause)
+		close(release)
+		var err error
+		func() {
+			defer func() {
+				if v := recover(); v != nil {
+					t.Fatalf("Wait panicked: %v", v)
+				}
+			}()
+			err = p.Wait()
+		}()
+		var got uncomparableError
+		if !errors.As(err, &got) || !strings.Contains(err.Error(), "disk: full") || !strings.Contains(err.Error(), "shutting down") {
+			t.Errorf("Wait = %v, want the task's failure and the context's cause", err)
+		}
+	})
+}
