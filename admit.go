@@ -246,7 +246,7 @@ func (b *batch) withdrawLocked(ticket uint64) {
 	if b.waiting.n == 0 && b.held.n == 0 {
 		b.pool.tree().blocked.remove(b, blockedList)
 	}
-	b.doneLocked()
+	b.doneLocked(1)
 }
 
 // WithQueue lets up to n tasks wait in p's queue once p's limit has no free

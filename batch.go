@@ -29,6 +29,7 @@ type batch struct {
 	closing    bool        // cancelled by Close, of its pool or one above
 	cutByClose bool        // Close skipped a task of it
 	cancelled  atomic.Bool // cancelled, or a context on its path is done
+	atLimit    atomic.Bool // in tree.blocked, which Map's tasks look at without the lock
 
 	ctx      atomic.Pointer[cancelable] // made on first use by a task
 	watching int                        // watches of contexts on its path that may yet call back
@@ -114,12 +115,29 @@ func (b *batch) finishLocked(o outcome, err error, tries int) {
 		}
 	}
 	t.advanceLocked()
-	b.doneLocked()
+	b.doneLocked(1)
 }
 
-// skipLocked records that e, a registered task of b, will never run. A
-// task that held slots or queue space gives them back.
+// skipLocked records that e, a registered task of b, will never run; for a
+// task of Map, that the inputs not yet claimed will never run. A task that
+// held slots or queue space gives them back.
 func (b *batch) skipLocked(e entry, st state) {
+	if e.runner {
+		e.w.(*mapRun).skipLocked()
+	} else {
+		b.skipTaskLocked(e)
+	}
+	switch st {
+	case isHeld:
+		e.unholdLocked()
+		b.pool.tree().advanceLocked()
+	case isQueued:
+		b.pool.tree().releaseLocked(b.pool)
+	}
+}
+
+// skipTaskLocked counts e, a registered task, as skipped.
+func (b *batch) skipTaskLocked(e entry) {
 	if t, ok := asTask(e.w); ok {
 		if f := t.feed(); f != nil {
 			f.done()
@@ -136,20 +154,13 @@ func (b *batch) skipLocked(e entry, st state) {
 	if b.closing {
 		b.cutByClose = true
 	}
-	switch st {
-	case isHeld:
-		e.unholdLocked()
-		b.pool.tree().advanceLocked()
-	case isQueued:
-		b.pool.tree().releaseLocked(b.pool)
-	}
-	b.doneLocked()
+	b.doneLocked(1)
 }
 
-// doneLocked records that a registered task finished or was skipped.
-func (b *batch) doneLocked() {
-	b.pending--
-	b.pool.tree().unregisterLocked(1)
+// doneLocked records that n registered tasks finished or were skipped.
+func (b *batch) doneLocked(n int) {
+	b.pending -= n
+	b.pool.tree().unregisterLocked(n)
 	if b.pending == 0 {
 		b.done.Broadcast()
 	}

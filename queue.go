@@ -11,6 +11,7 @@ type entry struct {
 	ticket    uint64
 	at        *Pool // the pool whose queue holds the task, while it is held
 	uncounted bool  // a task of GoContext: in Stats only once admitted
+	runner    bool  // w is a *mapRun, which runs inputs of a Map
 }
 
 // fifo is a queue of entries in chunks recycled across batches and pools,

@@ -25,8 +25,15 @@ import (
 // Sub panics if it is called inside a bubble on a pool made outside it, or
 // the other way round.
 func (p *Pool) Sub() *Pool {
+	s := new(Pool)
+	p.initSub(s)
+	return s
+}
+
+// initSub makes s, a zero Pool, a sub-pool of p.
+func (p *Pool) initSub(s *Pool) {
 	p.tree().mustShareBubble()
-	return &Pool{tr: p.tree(), parent: p, hasCtx: p.hasCtx}
+	s.tr, s.parent, s.hasCtx = p.tree(), p, p.hasCtx
 }
 
 // SubWithContext returns a new sub-pool of p, as [Pool.Sub] does, whose

@@ -57,8 +57,11 @@ func (t *tree) unregisterLocked(n int) {
 }
 
 // batchList is an intrusive doubly linked list of batches, through the
-// links[which] of each batch.
-type batchList struct{ head *batch }
+// links[which] of each batch. n, its length, may be read without the lock.
+type batchList struct {
+	head *batch
+	n    atomic.Int32
+}
 
 const (
 	blockedList = iota // tree.blocked
@@ -80,6 +83,10 @@ func (l *batchList) push(b *batch, which int) {
 		l.head.links[which].prev = b
 	}
 	l.head = b
+	l.n.Add(1)
+	if which == blockedList {
+		b.atLimit.Store(true)
+	}
 }
 
 func (l *batchList) remove(b *batch, which int) {
@@ -96,4 +103,8 @@ func (l *batchList) remove(b *batch, which int) {
 		lb.next.links[which].prev = lb.prev
 	}
 	*lb = listLink{}
+	l.n.Add(-1)
+	if which == blockedList {
+		b.atLimit.Store(false)
+	}
 }

@@ -45,7 +45,11 @@ func (t *tree) work(tries *int) {
 			// A task called runtime.Goexit, so this goroutine is ending:
 			// finish the task and let another worker take the queue.
 			t.mu.Lock()
-			cur.b.finishLocked(failed, errGoexit, *tries)
+			if cur.runner {
+				cur.w.(*mapRun).finishLocked() // the input is recorded
+			} else {
+				cur.b.finishLocked(failed, errGoexit, *tries)
+			}
 			t.workers--
 			if t.queue.n > 0 {
 				t.ensureWorkerLocked()
@@ -60,10 +64,17 @@ func (t *tree) work(tries *int) {
 			break
 		}
 		t.mu.Unlock()
-		err := cur.b.execute(cur.w, tries)
-		o, err := cur.b.judge(err)
-		t.mu.Lock()
-		cur.b.finishLocked(o, err, *tries)
+		if cur.runner {
+			r := cur.w.(*mapRun)
+			r.run(tries)
+			t.mu.Lock()
+			r.finishLocked()
+		} else {
+			err := cur.b.execute(cur.w, tries)
+			o, err := cur.b.judge(err)
+			t.mu.Lock()
+			cur.b.finishLocked(o, err, *tries)
+		}
 		cur = entry{} // hold on to nothing while idle
 	}
 	if t.workers--; t.workers == 0 {
@@ -102,7 +113,11 @@ func (t *tree) nextLocked() entry {
 			e.b.skipLocked(e, isQueued)
 			continue
 		}
-		e.b.startLocked()
+		if !e.runner {
+			e.b.startLocked()
+		} else if !e.w.(*mapRun).startLocked() {
+			continue
+		}
 		if t.queue.n > 0 {
 			t.ensureWorkerLocked()
 		}
