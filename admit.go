@@ -219,16 +219,19 @@ func (b *batch) blockLocked(e entry, gaveUp <-chan struct{}) wait {
 	ticket := b.tickets
 	b.tickets++
 	b.blocked++
-	defer func() { b.blocked-- }()
 	for b.admitted <= ticket && !b.cancelledLocked() {
-		select {
-		case <-gaveUp: // nil, and never ready, for Go
-			b.withdrawLocked(e.ticket)
-			return withdrawn
-		default:
+		if gaveUp != nil { // nil for Go
+			select {
+			case <-gaveUp:
+				b.blocked--
+				b.withdrawLocked(e.ticket)
+				return withdrawn
+			default:
+			}
 		}
 		b.space.Wait()
 	}
+	b.blocked--
 	if b.cut && ticket >= b.cutTicket {
 		return skipped // by setCancelledLocked, with every blocked task
 	}
@@ -277,7 +280,7 @@ func (p *Pool) WithQueue(n int) *Pool {
 // [Pool.Stats] does not count it. TryGo never blocks, and costs what Go
 // costs. It panics if task is nil.
 func (p *Pool) TryGo(task Worker) bool {
-	mustBeWorker(task)
+	tk := mustBeWorker(task)
 	t := p.tree()
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -294,9 +297,9 @@ func (p *Pool) TryGo(task Worker) bool {
 	if run, hold := p.admissionLocked(); !run && hold == nil {
 		return false
 	}
-	b.registerLocked(task)
+	b.registerLocked(tk)
 	p.countLocked(1)
-	return t.placeLocked(entry{w: task, b: b})
+	return t.placeLocked(entry{w: task, t: tk, b: b})
 }
 
 // GoContext registers task with p's current batch and starts it, as
@@ -313,7 +316,7 @@ func (p *Pool) GoContext(ctx context.Context, task Worker) error {
 	if ctx == nil {
 		panic("gopool: GoContext called with a nil context")
 	}
-	mustBeWorker(task)
+	tk := mustBeWorker(task)
 	if ctx.Err() != nil {
 		return notAdmitted(ctx)
 	}
@@ -329,8 +332,8 @@ func (p *Pool) GoContext(ctx context.Context, task Worker) error {
 		t.mu.Unlock()
 		return ErrClosed
 	}
-	b.registerLocked(task)
-	e := entry{w: task, b: b, uncounted: true}
+	b.registerLocked(tk)
+	e := entry{w: task, t: tk, b: b, uncounted: true}
 	var stop func() bool
 	for {
 		if b.cancelledLocked() {
@@ -369,8 +372,10 @@ func (p *Pool) GoContext(ctx context.Context, task Worker) error {
 	}
 	t.mu.Unlock()
 	stopWatch(stop)
-	if f := feedOf(task); f != nil {
-		f.done()
+	if tk != nil {
+		if f := tk.feed(); f != nil {
+			f.done()
+		}
 	}
 	return notAdmitted(ctx)
 }

@@ -29,7 +29,8 @@ type batch struct {
 	closing    bool        // cancelled by Close, of its pool or one above
 	cutByClose bool        // Close skipped a task of it
 	cancelled  atomic.Bool // cancelled, or a context on its path is done
-	atLimit    atomic.Bool // in tree.blocked, which Map's tasks look at without the lock
+	mapped     bool        // a batch of Map
+	atLimit    atomic.Bool // in tree.blocked, kept for a batch of Map, whose tasks read it without the lock
 
 	ctx      atomic.Pointer[cancelable] // made on first use by a task
 	watching int                        // watches of contexts on its path that may yet call back
@@ -57,13 +58,15 @@ func (p *Pool) batchLocked() (*batch, bool) {
 	return b, true
 }
 
-// registerLocked registers w with b: b's Wait now waits for it, and so
-// does the Drain it feeds.
-func (b *batch) registerLocked(w Worker) {
+// registerLocked registers a task with b, t if it is a *Task: b's Wait
+// now waits for it, and so does the Drain it feeds.
+func (b *batch) registerLocked(t task) {
 	b.pending++
 	b.pool.tree().registered++
-	if f := feedOf(w); f != nil {
-		f.pending.Add(1)
+	if t != nil {
+		if f := t.feed(); f != nil {
+			f.pending.Add(1)
+		}
 	}
 }
 
@@ -138,8 +141,8 @@ func (b *batch) skipLocked(e entry, st state) {
 
 // skipTaskLocked counts e, a registered task, as skipped.
 func (b *batch) skipTaskLocked(e entry) {
-	if t, ok := asTask(e.w); ok {
-		if f := t.feed(); f != nil {
+	if e.t != nil {
+		if f := e.t.feed(); f != nil {
 			f.done()
 		}
 	}

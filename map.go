@@ -132,6 +132,7 @@ func (p *Pool) startMap(s *mapState, n int) *mapRun {
 		return nil
 	}
 	s.b, s.t, s.n = b, t, int64(n)
+	b.mapped = true
 	b.pending += n
 	t.registered += n
 	p.countLocked(n)
@@ -196,6 +197,9 @@ func (r *mapRun) claimFirstLocked() bool {
 	}
 	r.cur, r.ran = i, 1
 	s.slots++
+	if s.t.mapRuns++; s.t.mapRuns == 1 {
+		s.t.blockedN.Store(int32(s.t.blocked.n))
+	}
 	for a := s.b.pool; a != nil; a = a.parent {
 		a.st.pending--
 		a.st.running++
@@ -254,7 +258,7 @@ func (s *mapState) skipRestLocked() {
 // waits for a slot or in a queue: r then gives its slot back after the
 // input it runs.
 func (s *mapState) contended() bool {
-	n := s.t.blocked.n.Load()
+	n := s.t.blockedN.Load()
 	return n > 1 || n == 1 && !s.b.atLimit.Load()
 }
 
@@ -413,6 +417,7 @@ func (r *mapRun) finishLocked() {
 		t.running--
 	}
 	s.slots--
+	t.mapRuns--
 	for a := b.pool; a != nil; a = a.parent {
 		a.st.running--
 		a.st.active--

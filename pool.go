@@ -146,19 +146,24 @@ func (p *Pool) mustBeIdleLocked(method string) {
 // A task may call Go on its own pool, unless the pool or one above it has a
 // limit: it could then wait for a slot held by itself.
 func (p *Pool) Go(tasks ...Worker) *Pool {
-	for _, w := range tasks {
-		mustBeWorker(w)
+	var first task // tasks[0] as a task, found once for the common Go(w)
+	for i, w := range tasks {
+		if tk := mustBeWorker(w); i == 0 {
+			first = tk
+		}
 	}
 	if len(tasks) == 0 {
 		return p
 	}
 	t := p.tree()
 	t.mu.Lock()
-	var b *batch
-	if !p.closedLocked() {
-		b = p.openBatchLocked()
+	closed := p.closedLocked()
+	if !closed {
+		p.openBatchLocked()
+		// Opening a batch with contexts to watch unlocks the tree.
+		closed = p.hasCtx && p.closedLocked()
 	}
-	if p.closedLocked() {
+	if closed {
 		p.lateSkip = true
 		for a := p; a != nil; a = a.parent {
 			a.st.submitted += uint64(len(tasks))
@@ -167,18 +172,26 @@ func (p *Pool) Go(tasks ...Worker) *Pool {
 		t.mu.Unlock()
 		return p
 	}
-	for _, w := range tasks {
-		b.registerLocked(w)
+	b := p.cur
+	entryOf := func(i int, w Worker) entry {
+		if i == 0 {
+			return entry{w: w, t: first, b: b}
+		}
+		tk, _ := asTask(w)
+		return entry{w: w, t: tk, b: b}
+	}
+	for i, w := range tasks {
+		b.registerLocked(entryOf(i, w).t)
 	}
 	p.countLocked(len(tasks))
 	for i, w := range tasks {
 		if b.cancelledLocked() {
-			for _, w := range tasks[i:] {
-				b.skipLocked(entry{w: w, b: b}, isBlocked)
+			for j, w := range tasks[i:] {
+				b.skipLocked(entryOf(i+j, w), isBlocked)
 			}
 			break
 		}
-		if e := (entry{w: w, b: b}); !t.placeLocked(e) {
+		if e := entryOf(i, w); !t.placeLocked(e) {
 			b.blockLocked(e, nil)
 		}
 	}
@@ -187,18 +200,15 @@ func (p *Pool) Go(tasks ...Worker) *Pool {
 }
 
 // mustBeWorker panics if w is nil, or a nil *Task, so that the mistake is
-// caught where it is made rather than in a worker.
-func mustBeWorker(w Worker) {
+// caught where it is made rather than in a worker, and returns w as a task
+// if it is one.
+func mustBeWorker(w Worker) task {
 	if w == nil {
 		panic("gopool: Go called with a nil Worker")
 	}
-	feedOf(w)
-}
-
-// feedOf returns the drain that w feeds, if w is a *Task with one.
-func feedOf(w Worker) *feed {
 	if t, ok := asTask(w); ok {
-		return t.feed() // panics on a nil *Task
+		t.feed() // panics on a nil *Task
+		return t
 	}
 	return nil
 }

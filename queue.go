@@ -7,6 +7,7 @@ import "sync"
 // A nil w marks a task that its GoContext took back.
 type entry struct {
 	w         Worker
+	t         task // w as a task, if it is one
 	b         *batch
 	ticket    uint64
 	at        *Pool // the pool whose queue holds the task, while it is held

@@ -24,6 +24,9 @@ type tree struct {
 	live    batchList // batches started and not yet ended
 	tickets uint64    // tasks ever blocked or held at a limit: orders their admission
 
+	mapRuns  int          // tasks of Map holding slots
+	blockedN atomic.Int32 // blocked.n, kept while mapRuns > 0
+
 	bubble atomic.Uint32 // whether the tree was made in a synctest bubble (see sub.go)
 }
 
@@ -57,10 +60,10 @@ func (t *tree) unregisterLocked(n int) {
 }
 
 // batchList is an intrusive doubly linked list of batches, through the
-// links[which] of each batch. n, its length, may be read without the lock.
+// links[which] of each batch.
 type batchList struct {
 	head *batch
-	n    atomic.Int32
+	n    int
 }
 
 const (
@@ -83,9 +86,9 @@ func (l *batchList) push(b *batch, which int) {
 		l.head.links[which].prev = b
 	}
 	l.head = b
-	l.n.Add(1)
+	l.n++
 	if which == blockedList {
-		b.atLimit.Store(true)
+		b.pool.tree().blockedChangedLocked(b, true)
 	}
 }
 
@@ -103,8 +106,20 @@ func (l *batchList) remove(b *batch, which int) {
 		lb.next.links[which].prev = lb.prev
 	}
 	*lb = listLink{}
-	l.n.Add(-1)
+	l.n--
 	if which == blockedList {
-		b.atLimit.Store(false)
+		b.pool.tree().blockedChangedLocked(b, false)
+	}
+}
+
+// blockedChangedLocked keeps what the tasks of Map read without the lock
+// (see mapState.contended) in step with tree.blocked, which b just joined
+// (in) or left; only while they need it, so that other tasks pay nothing.
+func (t *tree) blockedChangedLocked(b *batch, in bool) {
+	if b.mapped {
+		b.atLimit.Store(in)
+	}
+	if t.mapRuns > 0 {
+		t.blockedN.Store(int32(t.blocked.n))
 	}
 }

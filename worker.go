@@ -70,8 +70,10 @@ func (t *tree) work(tries *int) {
 			t.mu.Lock()
 			r.finishLocked()
 		} else {
-			err := cur.b.execute(cur.w, tries)
-			o, err := cur.b.judge(err)
+			o, err := succeeded, cur.b.execute(cur.w, cur.t, tries)
+			if err != nil {
+				o, err = cur.b.judge(err)
+			}
 			t.mu.Lock()
 			cur.b.finishLocked(o, err, *tries)
 		}
@@ -125,14 +127,13 @@ func (t *tree) nextLocked() entry {
 	}
 }
 
-// execute runs w with the batch as its context, turning a panic into a
-// *PanicError, and counts its tries. The drain w feeds learns that w
-// finished whatever happens.
-func (b *batch) execute(w Worker, tries *int) (err error) {
-	t, isTask := asTask(w)
+// execute runs w, t if it is a *Task, with the batch as its context,
+// turning a panic into a *PanicError, and counts its tries. The drain w
+// feeds learns that w finished whatever happens.
+func (b *batch) execute(w Worker, t task, tries *int) (err error) {
 	returned := false
 	defer func() {
-		if isTask {
+		if t != nil {
 			if f := t.feed(); f != nil {
 				f.done()
 			}
@@ -144,7 +145,7 @@ func (b *batch) execute(w Worker, tries *int) (err error) {
 		}
 	}()
 	*tries = 1
-	if isTask {
+	if t != nil {
 		err = t.run(b, policy{b.pool.retry, b.pool.timeout}, tries)
 	} else {
 		err = runWorker(b, w, b.pool.retry, tries)
