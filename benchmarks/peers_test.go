@@ -198,6 +198,22 @@ func benchInline(b *testing.B, task func() error) {
 	}
 }
 
+// lastTask keeps each task of benchInlineTask on the heap, as a pool's is.
+var lastTask *gopool.Task[int]
+
+// benchInlineTask is Inline with what gopool's rows add before any pool is
+// involved: a new *Task per operation, run through Execute. No pool that
+// is handed a new Task per task can cost less.
+func benchInlineTask(b *testing.B, fn func(gopool.Args[int]) error) {
+	b.ReportAllocs()
+	for range b.N {
+		lastTask = gopool.NewTask(fn)
+		if err := lastTask.Execute(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
 func benchWorkers(b *testing.B, run func(int) error) {
 	benchWorkersBuffered(b, 0, run)
 }
@@ -427,6 +443,7 @@ func BenchmarkFanoutDrain(b *testing.B) {
 func BenchmarkLimited(b *testing.B) {
 	n := runtime.GOMAXPROCS(0)
 	b.Run("Inline", func(b *testing.B) { benchInline(b, tiny) })
+	b.Run("InlineTask", func(b *testing.B) { benchInlineTask(b, tinyTask) })
 	b.Run("Workers", func(b *testing.B) { benchWorkers(b, runTiny) })
 	b.Run("WorkersQueue", func(b *testing.B) { benchWorkersBuffered(b, 128, runTiny) })
 	b.Run("GoPool", func(b *testing.B) { benchGoPool(b, gopool.NewPool().WithLimit(n), tinyTask) })

@@ -270,6 +270,9 @@ func checks(root, peer results, slack float64) {
 		fmt.Fprintf(w, "Limited\tGoPoolQueue overhead / WorkersQueue overhead\tn/a\t<= 1.5x\tnot meaningful: WorkersQueue beat Inline (%+.0f ns)\n", floor)
 	}
 	check("Limited", "GoPoolQueue / Pond (benchmarks module)", ratio(peer, "Limited", "GoPoolQueue", "Pond"), 0.9, "%.2fx")
+	// Whether that target can be met at all: any pool handed a new Task
+	// per task costs at least InlineTask.
+	check("Limited", "InlineTask / Pond (not a target: the least any pool here can reach)", ratio(peer, "Limited", "InlineTask", "Pond"), 0.9, "%.2fx")
 	check("Limited", "GoPoolQueue allocs/op", allocs(root, "Limited", "GoPoolQueue"), 1, "%.0f")
 	check("Fanout", "GoPoolTryGo / GoPool", ratio(root, "Fanout", "GoPoolTryGo", "GoPool"), 1.05, "%.2fx")
 	check("Limited", "GoPool / Pond (benchmarks module)", ratio(peer, "Limited", "GoPool", "Pond"), 1, "%.2fx")
