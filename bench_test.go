@@ -613,6 +613,21 @@ func BenchmarkRetry(b *testing.B) {
 	})
 }
 
+// benchSubBatch runs each batch of 64 tiny tasks on a new sub-pool of root.
+func benchSubBatch(b *testing.B, root *gopool.Pool) {
+	b.ReportAllocs()
+	checkSubWaits(b, root)
+	for b.Loop() {
+		p := root.Sub()
+		for range batchSize {
+			p.Go(gopool.NewTask(tinyTask))
+		}
+		if err := p.Wait(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
 // checkSubWaits runs one batch of counted tiny tasks on a sub-pool of root,
 // before the timed loop (which b.Loop starts afresh), and fails b unless the
 // sub-pool's Wait returned after every one of them: the timed batches check
@@ -640,7 +655,8 @@ func checkSubWaits(b *testing.B, root *gopool.Pool) {
 // service whose requests share one budget of concurrency would run it: one
 // root pool limited to GOMAXPROCS is made once, and each operation is one
 // batch of 64 tiny tasks on a new sub-pool of it (root.Sub()), then the
-// sub-pool's Wait. errgroup cannot share a limit between groups: ErrGroup
+// sub-pool's Wait; GoPoolQueue is the same under a root with WithQueue(64),
+// whose producer may run ahead. errgroup cannot share a limit between groups: ErrGroup
 // is a new group per batch limited to GOMAXPROCS on its own, a weaker
 // guarantee than gopool's. GoSemaphore is goroutines and a WaitGroup per
 // batch under one semaphore channel shared by every batch, the hand-rolled
@@ -670,20 +686,8 @@ func BenchmarkSubBatch(b *testing.B) {
 			}
 		}
 	})
-	b.Run("GoPool", func(b *testing.B) {
-		b.ReportAllocs()
-		root := gopool.NewPool().WithLimit(n)
-		checkSubWaits(b, root)
-		for b.Loop() {
-			p := root.Sub()
-			for range batchSize {
-				p.Go(gopool.NewTask(tinyTask))
-			}
-			if err := p.Wait(); err != nil {
-				b.Fatal(err)
-			}
-		}
-	})
+	b.Run("GoPool", func(b *testing.B) { benchSubBatch(b, gopool.NewPool().WithLimit(n)) })
+	b.Run("GoPoolQueue", func(b *testing.B) { benchSubBatch(b, gopool.NewPool().WithLimit(n).WithQueue(batchSize)) })
 	b.Run("ErrGroup", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {

@@ -611,6 +611,21 @@ func BenchmarkBatch(b *testing.B) {
 	})
 }
 
+// benchSubBatch runs each batch of 64 tiny tasks on a new sub-pool of root.
+func benchSubBatch(b *testing.B, root *gopool.Pool) {
+	b.ReportAllocs()
+	checkSubWaits(b, root)
+	for b.Loop() {
+		p := root.Sub()
+		for range batchSize {
+			p.Go(gopool.NewTask(tinyTask))
+		}
+		if err := p.Wait(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
 // checkSubWaits runs one batch of counted tiny tasks on a sub-pool of root,
 // before the timed loop (which b.Loop starts afresh), and fails b unless the
 // sub-pool's Wait returned after every one of them.
@@ -635,7 +650,9 @@ func checkSubWaits(b *testing.B, root *gopool.Pool) {
 
 // BenchmarkSubBatch is Batch under a limit of GOMAXPROCS shared by every
 // batch; one operation is one batch of 64 tiny tasks. GoPool runs each
-// batch on a new sub-pool (root.Sub()) of one limited root pool; PondGroup
+// batch on a new sub-pool (root.Sub()) of one limited root pool, and
+// GoPoolQueue the same under a root with WithQueue(64), which lets the
+// producer run ahead as pond's unbounded queue does; PondGroup
 // on a new group of one pond pool limited to GOMAXPROCS, PondSubpool on a
 // new pond subpool (NewSubpool(GOMAXPROCS)) of it, and Ants on one ants
 // pool of GOMAXPROCS with a WaitGroup per batch: all share their limit.
@@ -666,20 +683,8 @@ func BenchmarkSubBatch(b *testing.B) {
 			}
 		}
 	})
-	b.Run("GoPool", func(b *testing.B) {
-		b.ReportAllocs()
-		root := gopool.NewPool().WithLimit(n)
-		checkSubWaits(b, root)
-		for b.Loop() {
-			p := root.Sub()
-			for range batchSize {
-				p.Go(gopool.NewTask(tinyTask))
-			}
-			if err := p.Wait(); err != nil {
-				b.Fatal(err)
-			}
-		}
-	})
+	b.Run("GoPool", func(b *testing.B) { benchSubBatch(b, gopool.NewPool().WithLimit(n)) })
+	b.Run("GoPoolQueue", func(b *testing.B) { benchSubBatch(b, gopool.NewPool().WithLimit(n).WithQueue(batchSize)) })
 	b.Run("ErrGroup", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {

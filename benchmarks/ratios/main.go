@@ -301,6 +301,11 @@ func checks(root, peer results, slack float64) {
 	for _, p := range []string{"PondGroup", "PondSubpool"} {
 		check("SubBatch", "GoPool / "+p+" (benchmarks module)", ratio(peer, "SubBatch", "GoPool", p), 1, "%.2fx")
 	}
+	// Not targets: a root with WithQueue(64) runs ahead, as pond does.
+	check("SubBatch", "GoPoolQueue / ErrGroup (not a target: runs ahead)", ratio(root, "SubBatch", "GoPoolQueue", "ErrGroup"), 0.9, "%.2fx")
+	for _, p := range []string{"PondGroup", "PondSubpool"} {
+		check("SubBatch", "GoPoolQueue / "+p+" (not a target: both run ahead)", ratio(peer, "SubBatch", "GoPoolQueue", p), 1, "%.2fx")
+	}
 	check("Map", "GoPool / ErrGroupIndex", ratio(root, "Map", "GoPool", "ErrGroupIndex"), 1, "%.2fx")
 	check("Map", "GoPool / Conc iter.MapErr (benchmarks module)", ratio(peer, "Map", "GoPool", "Conc"), 1, "%.2fx")
 	for _, impl := range []string{"GoPoolTaskRetry", "GoPoolPoolRetry"} {
