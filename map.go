@@ -298,6 +298,7 @@ func (m *mapping[In, Out]) runUntilPanic(r *mapRun, tries *int) (more bool) {
 			m.out[i] = v
 			r.succeeded++
 		} else {
+			_, err = unmark(err) // as retrying would: the marks stop here
 			r.record(err, 1)
 		}
 		if !r.next() {
