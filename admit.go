@@ -69,7 +69,7 @@ func (t *tree) runLocked(e entry) {
 	for a := e.b.pool; a != nil; a = a.parent {
 		a.st.active++
 	}
-	t.queue.push(e)
+	t.queue.push(job{e.w, e.b})
 	t.ensureWorkerLocked()
 }
 
@@ -241,7 +241,7 @@ func (b *batch) blockLocked(e entry, gaveUp <-chan struct{}) wait {
 // withdrawLocked takes back the blocked task with ticket, for a GoContext
 // whose context is done: the task is unregistered, as if never handed in.
 func (b *batch) withdrawLocked(ticket uint64) {
-	e := b.waiting.find(ticket)
+	e := find(&b.waiting, ticket)
 	e.w = nil
 	if b.waiting.peek().w == nil {
 		b.popWaitingLocked()
@@ -299,7 +299,7 @@ func (p *Pool) TryGo(task Worker) bool {
 	}
 	b.registerLocked(tk)
 	p.countLocked(1)
-	return t.placeLocked(entry{w: task, t: tk, b: b})
+	return t.placeLocked(entry{w: task, b: b})
 }
 
 // GoContext registers task with p's current batch and starts it, as
@@ -333,7 +333,7 @@ func (p *Pool) GoContext(ctx context.Context, task Worker) error {
 		return ErrClosed
 	}
 	b.registerLocked(tk)
-	e := entry{w: task, t: tk, b: b, uncounted: true}
+	e := entry{w: task, b: b, uncounted: true}
 	var stop func() bool
 	for {
 		if b.cancelledLocked() {

@@ -12,12 +12,12 @@ type batch struct {
 	pool  *Pool
 	links [2]listLink // in tree.blocked and tree.live
 
-	waiting   fifo   // tasks of Go calls blocked at a limit (see admit.go)
-	held      fifo   // tasks admitted to the queues, waiting for a slot
-	tickets   uint64 // tasks ever pushed to waiting
-	admitted  uint64 // tasks ever taken from waiting
-	blocked   int    // Go calls waiting for admission
-	cut       bool   // a cancellation skipped the blocked tasks from cutTicket on
+	waiting   fifo[entry] // tasks of Go calls blocked at a limit (see admit.go)
+	held      fifo[entry] // tasks admitted to the queues, waiting for a slot
+	tickets   uint64      // tasks ever pushed to waiting
+	admitted  uint64      // tasks ever taken from waiting
+	blocked   int         // Go calls waiting for admission
+	cut       bool        // a cancellation skipped the blocked tasks from cutTicket on
 	cutTicket uint64
 
 	pending int // tasks registered and not yet finished or skipped
@@ -125,8 +125,8 @@ func (b *batch) finishLocked(o outcome, err error, tries int) {
 // task of Map, that the inputs not yet claimed will never run. A task that
 // held slots or queue space gives them back.
 func (b *batch) skipLocked(e entry, st state) {
-	if e.runner {
-		e.w.(*mapRun).skipLocked()
+	if r, ok := e.runner(); ok {
+		r.skipLocked()
 	} else {
 		b.skipTaskLocked(e)
 	}
@@ -141,8 +141,8 @@ func (b *batch) skipLocked(e entry, st state) {
 
 // skipTaskLocked counts e, a registered task, as skipped.
 func (b *batch) skipTaskLocked(e entry) {
-	if e.t != nil {
-		if f := e.t.feed(); f != nil {
+	if t, ok := asTask(e.w); ok {
+		if f := t.feed(); f != nil {
 			f.done()
 		}
 	}

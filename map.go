@@ -166,7 +166,7 @@ func (s *mapState) spawnLocked() {
 	}
 	r := s.newRunLocked()
 	s.spare = r
-	e := entry{w: r, b: b, runner: true}
+	e := entry{w: r, b: b}
 	if !t.placeLocked(e) {
 		e.ticket = t.tickets
 		t.tickets++

@@ -173,25 +173,22 @@ func (p *Pool) Go(tasks ...Worker) *Pool {
 		return p
 	}
 	b := p.cur
-	entryOf := func(i int, w Worker) entry {
-		if i == 0 {
-			return entry{w: w, t: first, b: b}
-		}
-		tk, _ := asTask(w)
-		return entry{w: w, t: tk, b: b}
-	}
 	for i, w := range tasks {
-		b.registerLocked(entryOf(i, w).t)
+		tk := first
+		if i > 0 {
+			tk, _ = asTask(w)
+		}
+		b.registerLocked(tk)
 	}
 	p.countLocked(len(tasks))
 	for i, w := range tasks {
 		if b.cancelledLocked() {
-			for j, w := range tasks[i:] {
-				b.skipLocked(entryOf(i+j, w), isBlocked)
+			for _, w := range tasks[i:] {
+				b.skipLocked(entry{w: w, b: b}, isBlocked)
 			}
 			break
 		}
-		if e := entryOf(i, w); !t.placeLocked(e) {
+		if e := (entry{w: w, b: b}); !t.placeLocked(e) {
 			b.blockLocked(e, nil)
 		}
 	}

@@ -7,34 +7,55 @@ import "sync"
 // A nil w marks a task that its GoContext took back.
 type entry struct {
 	w         Worker
-	t         task // w as a task, if it is one
 	b         *batch
 	ticket    uint64
 	at        *Pool // the pool whose queue holds the task, while it is held
 	uncounted bool  // a task of GoContext: in Stats only once admitted
-	runner    bool  // w is a *mapRun, which runs inputs of a Map
 }
 
-// fifo is a queue of entries in chunks recycled across batches and pools,
-// so that queueing allocates nothing once the program has warmed up.
-type fifo struct {
-	head, tail *chunk
+// job is what the tree's run queue holds of an entry: a task that holds its
+// slots and waits for a worker. It is small, since a producer without a
+// limit may queue many.
+type job struct {
+	w Worker
+	b *batch
+}
+
+// runner returns e's task as a task of Map, if it is one.
+func (e *entry) runner() (*mapRun, bool) {
+	r, ok := e.w.(*mapRun)
+	return r, ok
+}
+
+// fifo is a queue in chunks recycled across batches and pools, so that
+// queueing allocates nothing once the program has warmed up.
+type fifo[T any] struct {
+	head, tail *chunk[T]
 	r, w       int // next index to read in head, to write in tail
 	n          int
 }
 
 const chunkSize = 64
 
-type chunk struct {
-	items [chunkSize]entry
-	next  *chunk
+type chunk[T any] struct {
+	items [chunkSize]T
+	next  *chunk[T]
 }
 
-var chunks = sync.Pool{New: func() any { return new(chunk) }}
+var entryChunks = sync.Pool{New: func() any { return new(chunk[entry]) }}
+var jobChunks = sync.Pool{New: func() any { return new(chunk[job]) }}
 
-func (q *fifo) push(e entry) {
+// chunks returns the pool of q's chunks.
+func (q *fifo[T]) chunks() *sync.Pool {
+	if _, ok := any(q).(*fifo[job]); ok {
+		return &jobChunks
+	}
+	return &entryChunks
+}
+
+func (q *fifo[T]) push(e T) {
 	if q.tail == nil || q.w == chunkSize {
-		c := chunks.Get().(*chunk)
+		c := q.chunks().Get().(*chunk[T])
 		if q.tail == nil {
 			q.head, q.r = c, 0
 		} else {
@@ -47,11 +68,37 @@ func (q *fifo) push(e entry) {
 	q.n++
 }
 
-// peek returns the oldest entry; the queue must not be empty.
-func (q *fifo) peek() *entry { return &q.head.items[q.r] }
+// peek returns the oldest item; the queue must not be empty.
+func (q *fifo[T]) peek() *T { return &q.head.items[q.r] }
+
+func (q *fifo[T]) pop() T {
+	c := q.head
+	e := c.items[q.r]
+	var zero T
+	c.items[q.r] = zero
+	q.r++
+	q.n--
+	switch {
+	case q.n == 0: // head == tail: rewind it
+		q.r, q.w = 0, 0
+	case q.r == chunkSize:
+		q.head, q.r = c.next, 0
+		c.next = nil
+		q.chunks().Put(c)
+	}
+	return e
+}
+
+// release returns the storage of an empty queue.
+func (q *fifo[T]) release() {
+	if q.head != nil {
+		q.chunks().Put(q.head)
+		*q = fifo[T]{}
+	}
+}
 
 // find returns the entry with ticket, or nil.
-func (q *fifo) find(ticket uint64) *entry {
+func find(q *fifo[entry], ticket uint64) *entry {
 	r := q.r
 	for c, n := q.head, q.n; n > 0; c, r = c.next, 0 {
 		for ; r < chunkSize && n > 0; r, n = r+1, n-1 {
@@ -61,29 +108,4 @@ func (q *fifo) find(ticket uint64) *entry {
 		}
 	}
 	return nil
-}
-
-func (q *fifo) pop() entry {
-	c := q.head
-	e := c.items[q.r]
-	c.items[q.r] = entry{}
-	q.r++
-	q.n--
-	switch {
-	case q.n == 0: // head == tail: rewind it
-		q.r, q.w = 0, 0
-	case q.r == chunkSize:
-		q.head, q.r = c.next, 0
-		c.next = nil
-		chunks.Put(c)
-	}
-	return e
-}
-
-// release returns the storage of an empty queue.
-func (q *fifo) release() {
-	if q.head != nil {
-		chunks.Put(q.head)
-		*q = fifo{}
-	}
 }

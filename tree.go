@@ -12,7 +12,7 @@ import (
 type tree struct {
 	mu sync.Mutex
 
-	queue   fifo      // admitted tasks of every batch, not yet started
+	queue   fifo[job] // admitted tasks of every batch, not yet started
 	hasWork sync.Cond // idle workers wait for the queue
 
 	registered int // tasks registered in the tree, not yet finished or skipped

@@ -37,7 +37,7 @@ func (l *launcher) run() {
 // come, counting each one's tries in *tries.
 func (t *tree) work(tries *int) {
 	var (
-		cur      entry
+		cur      job
 		returned bool
 	)
 	defer func() {
@@ -45,8 +45,8 @@ func (t *tree) work(tries *int) {
 			// A task called runtime.Goexit, so this goroutine is ending:
 			// finish the task and let another worker take the queue.
 			t.mu.Lock()
-			if cur.runner {
-				cur.w.(*mapRun).finishLocked() // the input is recorded
+			if r, ok := cur.w.(*mapRun); ok {
+				r.finishLocked() // the input is recorded
 			} else {
 				cur.b.finishLocked(failed, errGoexit, *tries)
 			}
@@ -64,20 +64,19 @@ func (t *tree) work(tries *int) {
 			break
 		}
 		t.mu.Unlock()
-		if cur.runner {
-			r := cur.w.(*mapRun)
+		if r, ok := cur.w.(*mapRun); ok {
 			r.run(tries)
 			t.mu.Lock()
 			r.finishLocked()
 		} else {
-			o, err := succeeded, cur.b.execute(cur.w, cur.t, tries)
+			o, err := succeeded, cur.b.execute(cur.w, tries)
 			if err != nil {
 				o, err = cur.b.judge(err)
 			}
 			t.mu.Lock()
 			cur.b.finishLocked(o, err, *tries)
 		}
-		cur = entry{} // hold on to nothing while idle
+		cur = job{} // hold on to nothing while idle
 	}
 	if t.workers--; t.workers == 0 {
 		t.queue.release() // an idle tree keeps no storage
@@ -91,13 +90,13 @@ func (t *tree) work(tries *int) {
 // and otherwise returns nothing, so that no worker outlives the tree's work
 // even if Wait is never called; before that, it yields once, since a
 // producer that just got a slot is likely to submit again.
-func (t *tree) nextLocked() entry {
+func (t *tree) nextLocked() job {
 	yielded := false
 	for {
 		if t.queue.n == 0 {
 			if t.registered == 0 {
 				if yielded {
-					return entry{}
+					return job{}
 				}
 				yielded = true
 				t.mu.Unlock()
@@ -110,30 +109,31 @@ func (t *tree) nextLocked() entry {
 			t.hasWork.Wait()
 			continue
 		}
-		e := t.queue.pop()
-		if e.b.cancelledLocked() {
-			e.b.skipLocked(e, isQueued)
+		j := t.queue.pop()
+		if j.b.cancelledLocked() {
+			j.b.skipLocked(entry{w: j.w, b: j.b}, isQueued)
 			continue
 		}
-		if !e.runner {
-			e.b.startLocked()
-		} else if !e.w.(*mapRun).startLocked() {
+		if r, ok := j.w.(*mapRun); !ok {
+			j.b.startLocked()
+		} else if !r.startLocked() {
 			continue
 		}
 		if t.queue.n > 0 {
 			t.ensureWorkerLocked()
 		}
-		return e
+		return j
 	}
 }
 
-// execute runs w, t if it is a *Task, with the batch as its context,
-// turning a panic into a *PanicError, and counts its tries. The drain w
-// feeds learns that w finished whatever happens.
-func (b *batch) execute(w Worker, t task, tries *int) (err error) {
+// execute runs w with the batch as its context, turning a panic into a
+// *PanicError, and counts its tries. The drain w feeds learns that w
+// finished whatever happens.
+func (b *batch) execute(w Worker, tries *int) (err error) {
+	t, isTask := asTask(w)
 	returned := false
 	defer func() {
-		if t != nil {
+		if isTask {
 			if f := t.feed(); f != nil {
 				f.done()
 			}
@@ -145,7 +145,7 @@ func (b *batch) execute(w Worker, t task, tries *int) (err error) {
 		}
 	}()
 	*tries = 1
-	if t != nil {
+	if isTask {
 		err = t.run(b, policy{b.pool.retry, b.pool.timeout}, tries)
 	} else {
 		err = runWorker(b, w, b.pool.retry, tries)
