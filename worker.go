@@ -88,14 +88,18 @@ func (t *tree) work(tries *int) {
 // nextLocked returns the next task to run, skipping tasks of cancelled
 // batches. With the queue empty, it waits while registered tasks remain,
 // and otherwise returns nothing, so that no worker outlives the tree's work
-// even if Wait is never called; before that, it yields once, since a
-// producer that just got a slot is likely to submit again.
+// even if Wait is never called; before that, it yields once if a batch
+// that no Wait waits for is live, since its producer, which may just have
+// got a slot, is likely to submit again. A worker that yields waits in the
+// scheduler's global queue, so one that would yield in vain, for a batch
+// about to end, exits at once instead: its goroutine is then free for the
+// next pool's worker.
 func (t *tree) nextLocked() job {
 	yielded := false
 	for {
 		if t.queue.n == 0 {
 			if t.registered == 0 {
-				if yielded {
+				if yielded || !t.unwaitedLocked() {
 					return job{}
 				}
 				yielded = true
@@ -124,6 +128,17 @@ func (t *tree) nextLocked() job {
 		}
 		return j
 	}
+}
+
+// unwaitedLocked reports whether a live batch of the tree has no Wait
+// waiting for it.
+func (t *tree) unwaitedLocked() bool {
+	for b := t.live.head; b != nil; b = b.links[liveList].next {
+		if b.waits == 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // execute runs w with the batch as its context, turning a panic into a
