@@ -74,8 +74,7 @@ func (b *batch) registerLocked(t task) {
 func (b *batch) startLocked() {
 	b.pool.tree().running++
 	for a := b.pool; a != nil; a = a.parent {
-		a.st.pending--
-		a.st.running++
+		a.st.started++
 	}
 }
 
@@ -95,8 +94,25 @@ const (
 func (b *batch) finishLocked(o outcome, err error, tries int) {
 	p, t := b.pool, b.pool.tree()
 	t.running--
+	if o == succeeded && tries == 1 {
+		for a := p; a != nil; a = a.parent {
+			a.st.active--
+			a.st.succeeded++
+		}
+	} else {
+		b.countEndLocked(o, err, tries)
+	}
+	if t.blocked.head != nil {
+		t.advanceLocked()
+	}
+	b.doneLocked(1)
+}
+
+// countEndLocked counts the end of a task of b that made tries tries and
+// did not just succeed at once, and records its failure.
+func (b *batch) countEndLocked(o outcome, err error, tries int) {
+	p := b.pool
 	for a := p; a != nil; a = a.parent {
-		a.st.running--
 		a.st.active--
 		a.st.retries += uint64(tries - 1)
 		switch o {
@@ -117,8 +133,6 @@ func (b *batch) finishLocked(o outcome, err error, tries int) {
 			b.cancelLocked(err)
 		}
 	}
-	t.advanceLocked()
-	b.doneLocked(1)
 }
 
 // skipLocked records that e, a registered task of b, will never run; for a
@@ -149,8 +163,6 @@ func (b *batch) skipTaskLocked(e entry) {
 	for a := b.pool; a != nil; a = a.parent {
 		if e.uncounted {
 			a.st.submitted++
-		} else {
-			a.st.pending--
 		}
 		a.st.skipped++
 	}

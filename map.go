@@ -201,8 +201,7 @@ func (r *mapRun) claimFirstLocked() bool {
 		s.t.blockedN.Store(int32(s.t.blocked.n))
 	}
 	for a := s.b.pool; a != nil; a = a.parent {
-		a.st.pending--
-		a.st.running++
+		a.st.started++
 	}
 	if i+1 < s.n && s.spare == nil {
 		s.spawnLocked()
@@ -245,7 +244,6 @@ func (s *mapState) skipRestLocked() {
 	k := int(s.n - i)
 	b := s.b
 	for a := b.pool; a != nil; a = a.parent {
-		a.st.pending -= k
 		a.st.skipped += uint64(k)
 	}
 	if b.closing {
@@ -420,9 +418,8 @@ func (r *mapRun) finishLocked() {
 	s.slots--
 	t.mapRuns--
 	for a := b.pool; a != nil; a = a.parent {
-		a.st.running--
 		a.st.active--
-		a.st.pending -= r.ran - 1
+		a.st.started += uint64(r.ran - 1)
 		a.st.succeeded += uint64(r.succeeded)
 		a.st.failed += uint64(r.failed + r.panicked)
 		a.st.panicked += uint64(r.panicked)

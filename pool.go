@@ -125,7 +125,7 @@ func (p *Pool) mustBeIdleLocked(method string) {
 	if b := p.cur; b != nil && !b.ended {
 		panic("gopool: " + method + " called while tasks are not yet waited for")
 	}
-	if p.st.pending+p.st.running > 0 {
+	if p.st.pending()+p.st.running() > 0 {
 		panic("gopool: " + method + " called while a sub-pool has tasks not yet finished")
 	}
 	for b := p.tree().live.head; b != nil; b = b.links[liveList].next {
@@ -228,7 +228,6 @@ func (p *Pool) openBatchLocked() *batch {
 func (p *Pool) countLocked(n int) {
 	for a := p; a != nil; a = a.parent {
 		a.st.submitted += uint64(n)
-		a.st.pending += n
 	}
 }
 

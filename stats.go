@@ -18,19 +18,26 @@ type Stats struct {
 }
 
 // counts is what Stats reports of a pool, kept under its tree's lock, and
-// the slots taken at the pool's limit.
+// the slots taken at the pool's limit. Running and Pending are not kept but
+// worked out, so that a task that starts or finishes updates one counter.
 type counts struct {
-	running, pending int
-	active           int // tasks queued or running: slots taken at the limit
-	held             int // tasks held in the queue of p's limit
-	submitted        uint64
-	succeeded        uint64
-	failed           uint64
-	panicked         uint64
-	canceled         uint64
-	skipped          uint64
-	retries          uint64
+	active    int // tasks queued or running: slots taken at the limit
+	held      int // tasks held in the queue of p's limit
+	submitted uint64
+	started   uint64 // task bodies started
+	succeeded uint64
+	failed    uint64
+	panicked  uint64
+	canceled  uint64
+	skipped   uint64
+	retries   uint64
 }
+
+// running returns how many task bodies are running.
+func (c *counts) running() uint64 { return c.started - c.succeeded - c.failed - c.canceled }
+
+// pending returns how many registered tasks have not started.
+func (c *counts) pending() uint64 { return c.submitted - c.started - c.skipped }
 
 // Stats returns p's counters, which cover p and every pool below it. It
 // allocates nothing and is safe to call at any time, also from a task.
@@ -44,8 +51,8 @@ func (p *Pool) Stats() Stats {
 	c := p.st
 	t.mu.Unlock()
 	return Stats{
-		Running:   c.running,
-		Pending:   c.pending,
+		Running:   int(c.running()),
+		Pending:   int(c.pending()),
 		Submitted: c.submitted,
 		Succeeded: c.succeeded,
 		Failed:    c.failed,
