@@ -205,12 +205,9 @@ const (
 
 // blockLocked queues e, a registered task of b, behind the limits and
 // waits until it is admitted, the batch is cancelled, which skips it, or
-// gaveUp is closed, which takes it back.
+// gaveUp is closed, which takes it back. The caller has just seen that b is
+// not cancelled, without unlocking since.
 func (b *batch) blockLocked(e entry, gaveUp <-chan struct{}) wait {
-	if b.cancelledLocked() {
-		b.skipLocked(e, isBlocked)
-		return skipped
-	}
 	t := b.pool.tree()
 	t.blocked.push(b, blockedList)
 	e.ticket = t.tickets
