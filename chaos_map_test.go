@@ -64,10 +64,15 @@ type chaosMapCall struct {
 	clean    bool // no input fails
 	goexits  bool // inputs may call Goexit; none then returns a typed-nil error
 	blockers int
-	inTask   bool // called by a task, on a worker
+	inTask   bool // called by a task or by an input of another call, on a worker or that call's caller
 
-	callerGID uint64        // the goroutine that calls Map, if goexits
-	onCaller  []atomic.Bool // a kGoexit input ran on the caller's goroutine
+	callerGID uint64        // the goroutine that calls Map
+	onCaller  []atomic.Bool // a kGoexit input, or one that calls Map, ran on the caller's goroutine
+
+	// Per goroutine that ran inputs of the call: the last input that
+	// started on it, and one after which its context was seen done (+1).
+	mu             sync.Mutex
+	lastOn, stopOn map[uint64]int
 
 	// What happened, set by the calling goroutine.
 	called, returned      bool
@@ -87,7 +92,8 @@ func (mc *chaosMapCall) failf(format string, args ...any) {
 }
 
 // generateMaps draws u's Map calls: half the units have one or two
-// callers, each making one or two calls of up to a dozen inputs.
+// callers, each making one or two calls of up to ten inputs, and in a unit
+// with no limit on its path a task may call Map.
 func (tr *chaosTree) generateMaps(u *chaosRun, shapeName string) {
 	h := fnv.New64a()
 	h.Write([]byte(shapeName + "/" + u.name + "/maps"))
@@ -97,10 +103,10 @@ func (tr *chaosTree) generateMaps(u *chaosRun, shapeName string) {
 	if u.pathUnlimited() {
 		nested := 0
 		for _, c := range u.tasks {
-			if c.kind == kOK && nested < 2 && rng.IntN(4) == 0 {
+			if c.kind == kOK && nested < 1 && rng.IntN(4) == 0 {
 				// A Goexit on the task's goroutine would end the
 				// task with a failure, which a clean unit has none of.
-				c.nested = tr.newMapCall(u, rng, !u.clean)
+				c.nested = tr.newMapCall(u, rng, !u.clean, 1)
 				c.nested.inTask = true
 				nested++
 			}
@@ -112,17 +118,21 @@ func (tr *chaosTree) generateMaps(u *chaosRun, shapeName string) {
 	u.maps.callers = make([][]*chaosMapCall, 1+rng.IntN(2))
 	for k := range u.maps.callers {
 		for range 1 + rng.IntN(2) {
-			u.maps.callers[k] = append(u.maps.callers[k], tr.newMapCall(u, rng, true))
+			u.maps.callers[k] = append(u.maps.callers[k], tr.newMapCall(u, rng, true, 0))
 		}
 	}
 }
 
-func (tr *chaosTree) newMapCall(u *chaosRun, rng *rand.Rand, mayGoexit bool) *chaosMapCall {
+// newMapCall draws a Map call of u, and its inputs. With no limit on the
+// path, some kOK inputs of a call made by no task nor input call Map on u's
+// pool in turn; a Goexit in one of those, on its caller's goroutine, ends
+// that input of the outer call, which may then end its caller too.
+func (tr *chaosTree) newMapCall(u *chaosRun, rng *rand.Rand, mayGoexit bool, depth int) *chaosMapCall {
 	mc := &chaosMapCall{id: len(tr.maps), u: u, strs: rng.IntN(2) == 0}
 	tr.maps = append(tr.maps, mc)
 	mc.clean = rng.IntN(5) == 0
 	mc.goexits = !mc.clean && rng.IntN(3) == 0 && mayGoexit
-	n := rng.IntN(13)
+	n := rng.IntN(11)
 	if rng.IntN(8) == 0 {
 		n = rng.IntN(2) // none, or one
 	}
@@ -136,9 +146,18 @@ func (tr *chaosTree) newMapCall(u *chaosRun, rng *rand.Rand, mayGoexit bool) *ch
 		rng.Shuffle(len(kinds), func(i, j int) { kinds[i], kinds[j] = kinds[j], kinds[i] })
 	}
 	for i, k := range kinds {
-		mc.inputs = append(mc.inputs, mc.newInput(rng, i, k))
+		c := mc.newInput(rng, i, k)
+		mc.inputs = append(mc.inputs, c)
+		if k == kOK && depth == 0 && u.pathUnlimited() && rng.IntN(8) == 0 {
+			// It may end with Goexit only if this call may: only then
+			// has this one no typed-nil errors, and its Stats can be
+			// told from its ledger if it does not return.
+			c.nested = tr.newMapCall(u, rng, mc.goexits, 1)
+			c.nested.inTask = true
+		}
 	}
 	mc.onCaller = make([]atomic.Bool, len(mc.inputs))
+	mc.lastOn, mc.stopOn = map[uint64]int{}, map[uint64]int{}
 	return mc
 }
 
@@ -221,7 +240,7 @@ func (mc *chaosMapCall) newInput(rng *rand.Rand, i int, k taskKind) *chaosTask {
 	c.panicVal = chaosMapPanic{mc.id, i}
 	c.lookCtx = rng.IntN(3) == 0
 	if rng.IntN(2) == 0 {
-		c.yields = rng.IntN(200)
+		c.yields = rng.IntN(64) // fewer than a task's: Map's tasks overlap with the caller's
 	}
 	shortWait := func() time.Duration {
 		if !u.synctest {
@@ -295,9 +314,7 @@ func anyDone(ctxs []context.Context) bool {
 // around it.
 func (mc *chaosMapCall) call() {
 	u := mc.u
-	if mc.goexits {
-		mc.callerGID = goroutineID()
-	}
+	mc.callerGID = goroutineID()
 	mc.called = true
 	n := int64(len(mc.inputs))
 	for _, nd := range u.path {
@@ -345,15 +362,86 @@ func (mc *chaosMapCall) run(ctx context.Context, i int) error {
 		mc.failf("input %d: nil context", i)
 		ctx = context.Background()
 	}
-	if c.kind == kGoexit && goroutineID() == mc.callerGID {
+	g := goroutineID()
+	if (c.kind == kGoexit || c.nested != nil) && g == mc.callerGID {
 		mc.onCaller[i].Store(true)
+	}
+	if c.calls.Load() == 0 {
+		mc.starting(g, i)
 	}
 	if want := mc.u.ctxValueNearest(); c.lookCtx && want != nil {
 		if got := ctx.Value(chaosValueKey{}); got != want {
 			mc.failf("input %d: its context's value %v, want %v, the value of the context of the nearest pool on the path that has one", i, got, want)
 		}
 	}
+	if c.lookCtx {
+		// Done by the batch's cancellation, not by the try's timeout:
+		// whatever the outcome, the task that ran this input claims no
+		// other once it is back.
+		defer func() {
+			if ctx.Err() != nil && context.Cause(ctx) != gopool.ErrTimeout {
+				mc.mu.Lock()
+				mc.stopOn[g] = i + 1
+				mc.mu.Unlock()
+			}
+		}()
+	}
 	return mc.u.body(c, ctx, -1, nil)
+}
+
+// starting checks, as input i's first try starts on goroutine g, that no
+// input of the call before it on g ended once the call's batch was
+// cancelled: then (see mapRun.next) the task running them must have stopped,
+// and the inputs it had not claimed be skipped. A batch is cancelled when
+// its context is seen done, and under fail-fast by a failure.
+func (mc *chaosMapCall) starting(g uint64, i int) {
+	mc.mu.Lock()
+	defer mc.mu.Unlock()
+	if k := mc.stopOn[g]; k > 0 {
+		mc.failf("input %d started on a goroutine where input %d had returned with its context done by the batch's cancellation", i, k-1)
+	}
+	if k, ok := mc.lastOn[g]; ok && mc.u.shape.failFast {
+		if o := mapOutcome(mc.inputs[k]); o == mapFailed || o == mapPanicked {
+			mc.failf("input %d started on the goroutine where input %d had just failed, under fail-fast", i, k)
+		}
+	}
+	mc.lastOn[g] = i
+}
+
+// How an input ended, by its ledger.
+const (
+	mapSkipped = iota
+	mapSucceeded
+	mapCanceled // returned an echo of the batch's cancellation
+	mapFailed
+	mapPanicked // failed, with a panic
+)
+
+// mapOutcome is how c ended, by what it did: a typed-nil error counts as
+// a failure, which it is whether reported as itself or as a panic.
+func mapOutcome(c *chaosTask) int {
+	calls := c.calls.Load()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	last := c.last
+	var lt chaosTry
+	if len(c.tries) > 0 {
+		lt = c.tries[len(c.tries)-1]
+	}
+	switch {
+	case calls == 0:
+		return mapSkipped
+	case last.how == outPanicked:
+		return mapPanicked
+	case last.how == outGoexit:
+		return mapFailed
+	case last.err == nil:
+		return mapSucceeded
+	case c.kind == kEcho, c.kind == kBlock && c.blockRet != blockJoinedFail,
+		c.kind == kTimeout && !lt.timedOut && (c.tmoRet == tmoWrap || c.tmoRet == tmoRetryAfter):
+		return mapCanceled
+	}
+	return mapFailed
 }
 
 // ctxValueNearest is the value for chaosValueKey{} of the context of the
@@ -429,9 +517,13 @@ func (mc *chaosMapCall) check() {
 		mc.summary = "never called"
 		return
 	}
+	// The inputs that ended with Goexit on the caller's goroutine.
 	var onCaller []int
-	for i := range mc.onCaller {
-		if mc.onCaller[i].Load() {
+	for i, c := range mc.inputs {
+		c.mu.Lock()
+		goexit := c.last.how == outGoexit
+		c.mu.Unlock()
+		if mc.onCaller[i].Load() && goexit {
 			onCaller = append(onCaller, i)
 		}
 	}
@@ -550,10 +642,25 @@ func (mc *chaosMapCall) check() {
 	if mc.inTask {
 		mc.summary += " (in a task)"
 	}
+	// ErrClosed and a context's cause, if reported, are reported once.
+	nClosed, nCause := 0, 0
+	for _, x := range leaves(mc.err) {
+		if x == gopool.ErrClosed {
+			nClosed++
+		}
+		if x == u.parentCause {
+			nCause++
+		}
+	}
+	if nClosed > 1 || nCause > 1 {
+		mc.failf("Map's error %v reports ErrClosed %d times and its context's cause %d times, want at most once", mc.err, nClosed, nCause)
+	}
 	// The ledger alone gives the same counts, but for typed-nil errors,
 	// which may be reported as themselves or as a panic of their method.
-	if !mc.goexits {
-		return
+	for _, c := range mc.inputs {
+		if c.kind == kNilErr {
+			return
+		}
 	}
 	if l := mc.ledgerStats(); l != mc.expected {
 		mc.failf("Stats from the ledger of its inputs\n\t%+v\ndiffer from those from Map's error\n\t%+v", l, mc.expected)
@@ -567,30 +674,19 @@ func (mc *chaosMapCall) ledgerStats() gopool.Stats {
 	var s gopool.Stats
 	for _, c := range mc.inputs {
 		s.Submitted++
-		calls := int(c.calls.Load())
-		if calls == 0 {
+		if calls := c.calls.Load(); calls > 1 {
+			s.Retries += uint64(calls - 1)
+		}
+		switch mapOutcome(c) {
+		case mapSkipped:
 			s.Skipped++
-			continue
-		}
-		s.Retries += uint64(calls - 1)
-		c.mu.Lock()
-		last := c.last
-		var lt chaosTry
-		if len(c.tries) > 0 {
-			lt = c.tries[len(c.tries)-1]
-		}
-		c.mu.Unlock()
-		switch {
-		case last.how == outPanicked:
+		case mapSucceeded:
+			s.Succeeded++
+		case mapCanceled:
+			s.Canceled++
+		case mapPanicked:
 			s.Failed++
 			s.Panicked++
-		case last.how == outGoexit:
-			s.Failed++
-		case last.err == nil:
-			s.Succeeded++
-		case c.kind == kEcho, c.kind == kBlock && c.blockRet != blockJoinedFail,
-			c.kind == kTimeout && !lt.timedOut && (c.tmoRet == tmoWrap || c.tmoRet == tmoRetryAfter):
-			s.Canceled++
 		default:
 			s.Failed++
 		}

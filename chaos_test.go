@@ -105,7 +105,6 @@ var chaosTreeShapes = []chaosTreeShape{
 	{name: "tree-deadline-limit3-queue2-timeout", rootLimit: 3, rootQueue: 2, queues: true, timeouts: true, stop: stopDeadline},
 	// Shapes where Map's tasks most often wait their turn at a limit.
 	{name: "tree-failfast-limit2-queue2", rootLimit: 2, rootQueue: 2, queues: true, failFast: true},
-	{name: "tree-cancel-limit2", rootLimit: 2, stop: stopCancel},
 	{name: "tree-deadline-limit1-queue1", rootLimit: 1, rootQueue: 1, queues: true, stop: stopDeadline},
 }
 
