@@ -115,3 +115,52 @@ func mapGivesWay(t *testing.T, limit, queue, contender int) {
 		t.Errorf("Stats = %+v, want %+v", st, want)
 	}
 }
+
+// TestMapLeavesNoTaskWaiting checks that a Map leaves nothing waiting for a
+// slot once it returns, which would make every later Map of the tree give
+// way after each input. While other tasks hold all but one slot of the
+// root's limit, a Map runs all its inputs on its caller, with its spare task
+// waiting for a slot all along (in the root's queue, if it has one), no
+// longer needed once the inputs are done. Once those tasks are done, a Map
+// on a sub-pool with a limit of 1, alone in the tree, must run all its
+// inputs on its caller too: it has a slot from the start, and nothing waits
+// for one.
+func TestMapLeavesNoTaskWaiting(t *testing.T) {
+	for seed := range uint64(12) {
+		rng := rand.New(rand.NewPCG(seed, 4))
+		limit, queue, n := 2+rng.IntN(3), rng.IntN(2), 2+rng.IntN(20)
+		t.Run(fmt.Sprintf("seed=%d/limit%d-queue%d-inputs%d", seed, limit, queue, n), func(t *testing.T) {
+			root := gopool.NewPool().WithLimit(limit).WithQueue(queue)
+			others := root.Sub()
+			release := make(chan struct{})
+			for range limit - 1 {
+				others.Go(gopool.NewTask(func(gopool.Args[int]) error { <-release; return nil }))
+			}
+			onCaller := func(p *gopool.Pool) (caller int) {
+				g := goroutineID()
+				if _, err := gopool.Map(p, seq(n), func(context.Context, int) (int, error) {
+					if goroutineID() == g {
+						caller++
+					}
+					return 0, nil
+				}); err != nil {
+					t.Fatalf("Map: %v", err)
+				}
+				return caller
+			}
+			if got := onCaller(root); got != n {
+				t.Errorf("with one slot free, %d of %d inputs ran on Map's caller, want all", got, n)
+			}
+			close(release)
+			if err := others.Wait(); err != nil {
+				t.Fatal(err)
+			}
+			if got := onCaller(root.Sub().WithLimit(1)); got != n {
+				t.Errorf("alone in the tree, on a pool with a limit of 1, %d of %d inputs ran on Map's caller, want all: something still waits for a slot", got, n)
+			}
+			if st := root.Stats(); st != (gopool.Stats{Submitted: uint64(2*n + limit - 1), Succeeded: uint64(2*n + limit - 1)}) {
+				t.Errorf("Stats = %+v", st)
+			}
+		})
+	}
+}
