@@ -23,7 +23,8 @@ import (
 // that has no policy, which records fn's error as it is (r.record(err, 1))
 // without unmark, so that Map's error carries the marks: the
 // *permanentError or *retryAfterError itself, and a mark inside the error
-// still counts when the error is handed to another pool.
+// still counts when the error is handed to another pool. Under fail-fast,
+// the cause the other inputs see is the marked error too.
 func TestMapBugMarksLeakWithoutAPolicy(t *testing.T) {
 	errA := errors.New("a")
 	for _, tc := range []struct {
@@ -46,6 +47,38 @@ func TestMapBugMarksLeakWithoutAPolicy(t *testing.T) {
 			}
 		})
 	}
+
+	t.Run("under fail-fast, the batch's cause is the failure unmarked", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			var goCause, mapCause error
+			p := gopool.NewPool().WithFailFast()
+			p.Go(gopool.NewTask(func(a gopool.Args[int]) error {
+				<-a.Context.Done()
+				goCause = context.Cause(a.Context)
+				return a.Context.Err()
+			}))
+			synctest.Wait()
+			p.Go(gopool.NewTask(func(gopool.Args[int]) error { return gopool.Permanent(errA) }))
+			if err := p.Wait(); err != errA || goCause != errA {
+				t.Errorf("Go: Wait = %#v, the cause a task saw %#v; want %v itself for both", err, goCause, errA)
+			}
+			// Input 1 fails once input 0 waits for the cancellation.
+			started := make(chan struct{})
+			_, err := gopool.Map(gopool.NewPool().WithFailFast(), seq(2), func(ctx context.Context, i int) (int, error) {
+				if i == 1 {
+					<-started
+					return 0, gopool.Permanent(errA)
+				}
+				close(started)
+				<-ctx.Done()
+				mapCause = context.Cause(ctx)
+				return 0, ctx.Err()
+			})
+			if err != errA || mapCause != errA {
+				t.Errorf("Map: error %#v, the cause input 0 saw %#v; want %v itself for both, as with Go", err, mapCause, errA)
+			}
+		})
+	})
 
 	t.Run("a mark inside the error no longer counts once Map reported it", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
