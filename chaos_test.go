@@ -79,7 +79,10 @@ var chaosShapes = []chaosShape{
 // a grandchild under the first, each fed by producers of its own at once.
 // Each pool of the tree is a unit with its own tasks, drains and ledger,
 // checked as a chaosShape of its own; the root's Stats are checked against
-// the ledgers of all units, and each sub-pool's against its subtree's.
+// the ledgers of all units, and each sub-pool's against its subtree's. Half
+// the units also have Map callers, and in units with no limit on the path
+// some tasks call Map too (see chaos_map_test.go): each Map call is checked
+// as a batch of its own, and its inputs count in the Stats of the pools.
 type chaosTreeShape struct {
 	name      string
 	rootLimit int      // the root's limit; the sub-pools draw theirs
@@ -100,6 +103,9 @@ var chaosTreeShapes = []chaosTreeShape{
 	{name: "tree-cancel", stop: stopCancel},
 	{name: "tree-close-limit3-queue1", rootLimit: 3, rootQueue: 1, queues: true, stop: stopClose},
 	{name: "tree-deadline-limit3-queue2-timeout", rootLimit: 3, rootQueue: 2, queues: true, timeouts: true, stop: stopDeadline},
+	// Shapes where Map's tasks most often wait their turn at a limit.
+	{name: "tree-failfast-limit2-queue2", rootLimit: 2, rootQueue: 2, queues: true, failFast: true},
+	{name: "tree-deadline-limit1-queue1", rootLimit: 1, rootQueue: 1, queues: true, stop: stopDeadline},
 }
 
 // TestChaos runs batches of randomly mixed tasks (succeed, fail, panic,
@@ -118,7 +124,11 @@ var chaosTreeShapes = []chaosTreeShape{
 // are not counted, the peak concurrency at each limit, the bounds of each
 // limit and its queues sampled with Stats, the timing of timeouts and
 // RetryAfter waits (exact in a bubble), the pools' Stats, and that no
-// goroutine survives.
+// goroutine survives. In the trees, gopool.Map runs beside the producers,
+// from goroutines of its own and from tasks, with inputs of the same kinds:
+// each call's outputs, its error (its own failures only, and ErrClosed and
+// a context's cause exactly when Wait would report them) and its inputs'
+// part of the Stats are checked too.
 func TestChaos(t *testing.T) {
 	seeds := chaosSeeds()
 	for _, shape := range chaosShapes {
@@ -282,8 +292,9 @@ type chaosTask struct {
 	yields     int           // runtime.Gosched calls per try, so that tasks overlap
 	children   []*chaosTask  // kSpawn
 	worker     gopool.Worker
-	submitted  atomic.Bool // children: the parent handed it to Go
-	mustGo     bool        // a top-level task that must be handed to Go, or to GoContext with a context never done
+	submitted  atomic.Bool   // children: the parent handed it to Go
+	mustGo     bool          // a top-level task that must be handed to Go, or to GoContext with a context never done
+	nested     *chaosMapCall // a kOK task of a tree's unit with no limit on its path: calls Map on its pool first
 
 	// Set by its producer once TryGo or GoContext returned.
 	refused      bool // not admitted, and not registered: it must never run, nor count in Stats
@@ -346,6 +357,7 @@ type chaosRun struct {
 	minTop   int          // how many top-level tasks: minTop + rng.IntN(spread)
 	spread   int
 	expected gopool.Stats      // what the pool's Stats must be once everything is waited for, for this unit alone
+	maps     chaosMaps         // in a tree: the unit's Map calls, on goroutines of their own
 	ctxs     []context.Context // the contexts on the pool's path that can be done
 
 	parentCtx    context.Context // the pool's parent context, or its own (SubWithContext), if it has one
@@ -415,6 +427,8 @@ type chaosNode struct {
 	bound        int
 	goStarted    atomic.Int64 // tasks of Go calls, on the pool or below it, begun
 	goFinished   atomic.Int64 // and returned
+	mapStarted   atomic.Int64 // inputs of Map calls, on the pool or below it, begun
+	mapFinished  atomic.Int64 // and returned
 	peakAdmitted atomic.Int64
 }
 
@@ -525,6 +539,7 @@ type chaosTree struct {
 	triggered chan struct{}
 	units     []*chaosRun
 	nodes     []*chaosNode
+	maps      []*chaosMapCall // every unit's, in the order they were made
 }
 
 type chaosValueKey struct{}
@@ -632,14 +647,21 @@ func (tr *chaosTree) run(shape chaosTreeShape, seed uint64) {
 	for _, u := range tr.units {
 		u.generate()
 	}
+	// Map calls next, from random streams of their own, so that each
+	// unit's tasks are what they were without them.
+	for _, u := range tr.units {
+		tr.generateMaps(u, shape.name)
+	}
 
 	// The pools.
+	var rootCtx context.Context
 	if inBubble {
 		deadline := time.Duration(1+rng.IntN(20)) * time.Millisecond
 		parent, cancel := context.WithTimeout(context.Background(), deadline)
 		defer cancel()
 		root.pool = gopool.NewPoolWithContext(parent)
 		root.ctxs = []context.Context{parent}
+		root.maps.ownCtx, rootCtx = true, parent
 	} else if rng.IntN(2) == 0 {
 		root.pool = new(gopool.Pool)
 	} else {
@@ -656,6 +678,7 @@ func (tr *chaosTree) run(shape chaosTreeShape, seed uint64) {
 			u.parentCause = fmt.Errorf("chaos seed %d: %s's context cancelled", seed, u.name)
 			u.pool = u.parent.pool.SubWithContext(ctx)
 			u.ctxs = append([]context.Context{ctx}, u.ctxs...)
+			u.maps.ownCtx = true
 		case inBubble && rng.IntN(3) == 0:
 			// A deadline of its own, before or after the root's: the cause
 			// is DeadlineExceeded either way.
@@ -663,8 +686,10 @@ func (tr *chaosTree) run(shape chaosTreeShape, seed uint64) {
 			defer cancel()
 			u.pool = u.parent.pool.SubWithContext(ctx)
 			u.ctxs = append([]context.Context{ctx}, u.ctxs...)
+			u.maps.ownCtx = true
 		case rng.IntN(3) == 0:
 			u.pool = u.parent.pool.SubWithContext(context.WithValue(context.Background(), chaosValueKey{}, u.name))
+			u.maps.ownCtx, u.maps.ctxValue = true, u.name
 		default:
 			u.pool = u.parent.pool.Sub()
 		}
@@ -688,14 +713,18 @@ func (tr *chaosTree) run(shape chaosTreeShape, seed uint64) {
 		}
 	}
 
-	// Every unit's producers at once; the root's Close, if the shape has
-	// one, once the trigger-th try of any unit has started.
+	// Every unit's producers and Map callers at once; the root's Close,
+	// if the shape has one, once the trigger-th try of any unit has
+	// started. The tries of Map's inputs count too, but only the tasks
+	// sure to be tried are drawn from: a Map may wait for the trigger.
 	start := make(chan struct{})
 	launches := make([]*chaosLaunch, len(tr.units))
 	total := 0
+	var mappers sync.WaitGroup
 	for i, u := range tr.units {
 		launches[i] = u.launch(start)
 		u.stopper(launches[i])
+		u.launchMaps(start, &mappers)
 		total += u.nSure
 	}
 	tr.trigger = int32(1 + rng.IntN(total))
@@ -722,9 +751,11 @@ func (tr *chaosTree) run(shape chaosTreeShape, seed uint64) {
 		<-l.producersDone
 	}
 	closer.Wait()
+	mappers.Wait()
 	for i, u := range tr.units {
 		u.finish(launches[i])
 	}
+	tr.checkMaps(inBubble, rootCtx)
 
 	// Each limit held, and each pool's Stats are the sum of the ledgers of
 	// the units at or below it.
@@ -737,7 +768,7 @@ func (tr *chaosTree) run(shape chaosTreeShape, seed uint64) {
 		var want gopool.Stats
 		for _, v := range tr.units {
 			if v.below(u) {
-				want = addStats(want, v.expected)
+				want = addStats(addStats(want, v.expected), v.maps.expected)
 			}
 		}
 		if got := u.pool.Stats(); got != want {
@@ -1085,6 +1116,9 @@ func (r *chaosRun) body(c *chaosTask, ctx context.Context, attempt int, send fun
 	case kGoexit:
 		runtime.Goexit()
 	}
+	if c.nested != nil && call == 1 {
+		c.nested.call() // a Goexit on this goroutine ends the task too
+	}
 	err = r.act(c, ctx, call)
 	out = outcome{how: outReturned, err: err}
 	return err
@@ -1198,9 +1232,13 @@ func (r *chaosRun) sampleBounds() {
 		if n.limit == 0 {
 			continue
 		}
-		finished := n.goFinished.Load()
+		finished, mapFinished := n.goFinished.Load(), n.mapFinished.Load()
 		st := n.pool.Stats()
 		inGo := n.goStarted.Load() - finished
+		// A Map registers all its inputs at once, and reports those a task
+		// of it ran only when it gives its slot back: its inputs are taken
+		// off as a Go call's are, even those that run.
+		inGo += n.mapStarted.Load() - mapFinished
 		if st.Running > n.limit {
 			r.failf("Stats of %s: %d tasks running, its limit %d", n.name, st.Running, n.limit)
 		}
