@@ -2,7 +2,6 @@ package gopool_test
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"hash/fnv"
 	"math/rand/v2"
@@ -29,12 +28,6 @@ import (
 // each Map call is checked as a batch of its own, with the checks of a
 // unit's batch, and its outputs besides; what its inputs did adds to the
 // Stats the unit's pool and those above must report.
-
-// chaosNoMarks keeps Permanent and RetryAfter marks off the inputs of Maps
-// on pools that may have neither a retry policy nor a timeout, where Map
-// reports them as they are (see TestMapBugMarksLeakWithoutAPolicy): to look
-// for other faults while that one stands.
-var chaosNoMarks = flag.Bool("chaos.nomarks", false, "TestChaos: no Permanent or RetryAfter marks on Map inputs of pools that may have no retry policy nor timeout")
 
 // chaosMaps is what a unit knows of its Map calls.
 type chaosMaps struct {
@@ -195,9 +188,7 @@ func (mc *chaosMapCall) pickKind(rng *rand.Rand) taskKind {
 	if !mc.clean {
 		choices = append(choices, weighted{kFail, 2}, weighted{kPanicErr, 1}, weighted{kPanicVal, 1},
 			weighted{kRetry, 2}, weighted{kJoinFail, 1})
-		if !*chaosNoMarks || u.poolRetry > 0 || u.poolTimeout > 0 {
-			choices = append(choices, weighted{kPermanent, 1}, weighted{kRetryAfter, 2})
-		}
+		choices = append(choices, weighted{kPermanent, 1}, weighted{kRetryAfter, 2})
 		if mc.goexits {
 			choices = append(choices, weighted{kGoexit, 1})
 		} else {

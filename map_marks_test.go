@@ -11,21 +11,16 @@ import (
 	gopool "github.com/rubengp99/go-pool"
 )
 
-// Bugs of Map, found while extending TestChaos to Map callers, each pinned
-// down deterministically. Each test fails until the library is fixed.
-
-// TestMapBugMarksLeakWithoutAPolicy: a Permanent or RetryAfter mark on an
+// TestMapStripsMarksWithoutAPolicy: a Permanent or RetryAfter mark on an
 // input's error is honoured once, by the pool, and does not leak out of it
 // (see Permanent and RetryAfter): Wait reports the error itself, unmarked, or
-// one that no longer counts as marked. Go does so whatever the pool's policy;
-// Map does so only when its pool has a retry policy or a timeout. On a pool
-// with neither, Map's inputs are run by the loop of runUntilPanic (map.go)
-// that has no policy, which records fn's error as it is (r.record(err, 1))
-// without unmark, so that Map's error carries the marks: the
-// *permanentError or *retryAfterError itself, and a mark inside the error
-// still counts when the error is handed to another pool. Under fail-fast,
-// the cause the other inputs see is the marked error too.
-func TestMapBugMarksLeakWithoutAPolicy(t *testing.T) {
+// one that no longer counts as marked, whatever the pool's policy, as for
+// Go. Map's loop for pools with neither a retry policy nor a timeout once
+// recorded fn's error as returned, so that Map's error carried the marks,
+// a mark inside the error still counted when the error was handed to
+// another pool, and under fail-fast the cause the other inputs saw was the
+// marked error. Found by TestChaos's Map callers.
+func TestMapStripsMarksWithoutAPolicy(t *testing.T) {
 	errA := errors.New("a")
 	for _, tc := range []struct {
 		name string
