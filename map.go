@@ -24,7 +24,7 @@ import (
 // caller's goroutine; a runtime.Goexit there ends that goroutine, after
 // the input is recorded as a failure, and Map does not return. More tasks join as each one starts, up to the limits, so that
 // inputs that block still run side by side. Stats counts an input's outcome
-// when the task that ran it gives up its slot, or when it fails.
+// when the task that ran it gives up its slot.
 //
 // Beyond the output slice, Map allocates a few objects per call, none per
 // input.

@@ -44,7 +44,9 @@ func (c *counts) pending() uint64 { return c.submitted - c.started - c.skipped }
 // Tasks handed to Go after a Close count as Submitted and Skipped; a task
 // counts as Pending from the moment it is registered, also while its Go
 // waits at a limit, and a retried task's tries beyond the first count in
-// Retries when it finishes.
+// Retries when it finishes. The inputs of a [Map] are counted by the task
+// that runs them, input after input, when it gives its slot back: until
+// then, those it ran after its first still count as Pending.
 func (p *Pool) Stats() Stats {
 	t := p.tree()
 	t.mu.Lock()
