@@ -112,20 +112,11 @@ func (b *batch) finishLocked(o outcome, err error, tries int) {
 // did not just succeed at once, and records its failure.
 func (b *batch) countEndLocked(o outcome, err error, tries int) {
 	p := b.pool
+	var y tally
+	y.add(o, tries)
 	for a := p; a != nil; a = a.parent {
 		a.st.active--
-		a.st.retries += uint64(tries - 1)
-		switch o {
-		case succeeded:
-			a.st.succeeded++
-		case canceled:
-			a.st.canceled++
-		case panicked:
-			a.st.panicked++
-			a.st.failed++
-		default:
-			a.st.failed++
-		}
+		a.st.addLocked(y)
 	}
 	if o == failed || o == panicked {
 		b.errs = append(b.errs, err)
@@ -139,7 +130,7 @@ func (b *batch) countEndLocked(o outcome, err error, tries int) {
 // task of Map, that the inputs not yet claimed will never run. A task that
 // held slots or queue space gives them back.
 func (b *batch) skipLocked(e entry, st state) {
-	if r, ok := e.runner(); ok {
+	if r, ok := e.w.(*mapRun); ok {
 		r.skipLocked()
 	} else {
 		b.skipTaskLocked(e)

@@ -107,9 +107,9 @@ type mapRun struct {
 	tries    int   // of the input being run, if run by Map's caller
 
 	// What it ran, not yet reported: ran inputs (the first of them
-	// counted as running since the start), their outcomes and retries.
-	ran, succeeded, failed, panicked, canceled int
-	retries                                    uint64
+	// counted as running since the start), and how they ended.
+	ran   int
+	ended tally
 }
 
 // startMap configures p, a new sub-pool, as its parent is, registers the n
@@ -294,7 +294,7 @@ func (m *mapping[In, Out]) runUntilPanic(r *mapRun, tries *int) (more bool) {
 		i := r.cur
 		if v, err := m.fn(b, m.inputs[i]); err == nil {
 			m.out[i] = v
-			r.succeeded++
+			r.ended.succeeded++
 		} else {
 			_, err = unmark(err) // as retrying would: the marks stop here
 			r.record(err, 1)
@@ -311,11 +311,11 @@ func (m *mapping[In, Out]) runUntilPanic(r *mapRun, tries *int) (more bool) {
 // should go on with another input.
 func (r *mapRun) stopped(v any, tries int) bool {
 	if v == nil {
-		r.count(failed, tries)
+		r.ended.add(failed, tries)
 		r.recordFailure(errGoexit)
 		return false
 	}
-	r.count(panicked, tries)
+	r.ended.add(panicked, tries)
 	r.recordFailure(&PanicError{Value: v, Stack: debug.Stack()})
 	return r.next()
 }
@@ -323,11 +323,11 @@ func (r *mapRun) stopped(v any, tries int) bool {
 // record records how the input r ran ended, after tries, with err.
 func (r *mapRun) record(err error, tries int) {
 	if err == nil && tries == 1 {
-		r.succeeded++
+		r.ended.succeeded++
 		return
 	}
 	o, err := r.s.b.judge(err)
-	r.count(o, tries)
+	r.ended.add(o, tries)
 	if o == failed || o == panicked {
 		r.recordFailure(err)
 	}
@@ -378,20 +378,6 @@ func (r *mapRun) runOnCaller() {
 	r.run(&r.tries)
 }
 
-func (r *mapRun) count(o outcome, tries int) {
-	r.retries += uint64(tries - 1)
-	switch o {
-	case succeeded:
-		r.succeeded++
-	case canceled:
-		r.canceled++
-	case panicked:
-		r.panicked++
-	default:
-		r.failed++
-	}
-}
-
 // recordFailure records the failure of the input r ran, in the order tasks
 // finish, and under fail-fast cancels the batch, before r's slot is
 // given back.
@@ -420,11 +406,7 @@ func (r *mapRun) finishLocked() {
 	for a := b.pool; a != nil; a = a.parent {
 		a.st.active--
 		a.st.started += uint64(r.ran - 1)
-		a.st.succeeded += uint64(r.succeeded)
-		a.st.failed += uint64(r.failed + r.panicked)
-		a.st.panicked += uint64(r.panicked)
-		a.st.canceled += uint64(r.canceled)
-		a.st.retries += r.retries
+		a.st.addLocked(r.ended)
 	}
 	exhausted := s.next.Load() >= s.n
 	if exhausted && s.spare != nil && b.waiting.n > 0 {

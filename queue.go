@@ -21,12 +21,6 @@ type job struct {
 	b *batch
 }
 
-// runner returns e's task as a task of Map, if it is one.
-func (e *entry) runner() (*mapRun, bool) {
-	r, ok := e.w.(*mapRun)
-	return r, ok
-}
-
 // fifo is a queue in chunks recycled across batches and pools, so that
 // queueing allocates nothing once the program has warmed up.
 type fifo[T any] struct {

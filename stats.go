@@ -33,6 +33,36 @@ type counts struct {
 	retries   uint64
 }
 
+// tally is how some tasks that ran ended: failed includes panicked.
+type tally struct {
+	succeeded, failed, panicked, canceled, retries uint64
+}
+
+// add counts a task that ended with o after tries tries.
+func (y *tally) add(o outcome, tries int) {
+	y.retries += uint64(tries - 1)
+	switch o {
+	case succeeded:
+		y.succeeded++
+	case canceled:
+		y.canceled++
+	case panicked:
+		y.panicked++
+		y.failed++
+	default:
+		y.failed++
+	}
+}
+
+// addLocked adds y to c.
+func (c *counts) addLocked(y tally) {
+	c.succeeded += y.succeeded
+	c.failed += y.failed
+	c.panicked += y.panicked
+	c.canceled += y.canceled
+	c.retries += y.retries
+}
+
 // running returns how many task bodies are running.
 func (c *counts) running() uint64 { return c.started - c.succeeded - c.failed - c.canceled }
 
