@@ -54,6 +54,7 @@ func (p *Pool) batchLocked() (*batch, bool) {
 	b.pool = p
 	b.space.L, b.done.L = &t.mu, &t.mu
 	t.live.push(b, liveList)
+	t.exited.Broadcast() // a Wait waiting for the workers to exit: they serve b
 	p.cur = b
 	return b, true
 }
@@ -279,6 +280,7 @@ func (b *batch) waitLocked() {
 	for b.watching > 0 {
 		b.done.Wait()
 	}
+	t.awaitWorkersLocked()
 	if b.cause == nil {
 		// A context on the path was done, and its watch was stopped
 		// before it could tell why (a context's Done closes before its

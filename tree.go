@@ -14,6 +14,7 @@ type tree struct {
 
 	queue   fifo[job] // admitted tasks of every batch, not yet started
 	hasWork sync.Cond // idle workers wait for the queue
+	exited  sync.Cond // Wait waits for the workers of an idle tree to exit
 
 	registered int // tasks registered in the tree, not yet finished or skipped
 	running    int // task bodies running in the tree
@@ -47,6 +48,30 @@ func (t *tree) ensureWorkerLocked() {
 	l := launchers.Get().(*launcher)
 	l.t = t
 	go l.start()
+}
+
+// workerExitedLocked records that a worker exits.
+func (t *tree) workerExitedLocked() {
+	if t.workers--; t.workers == 0 {
+		if t.queue.n == 0 {
+			t.queue.release() // an idle tree keeps no storage
+		}
+		t.exited.Broadcast()
+	}
+}
+
+// awaitWorkersLocked waits, once the tree has nothing left to do, until its
+// workers have exited. A worker started to stand by for a task that might
+// block may not have run yet: at GOMAXPROCS=1 it waits behind the goroutines
+// that the caller and the next pool's workers keep handing the processor
+// to, and thousands of such workers, each holding its tree, pile up when a
+// pool is made per batch. The wait ends as soon as another batch of the tree
+// starts: those workers then serve it.
+func (t *tree) awaitWorkersLocked() {
+	for t.workers > 0 && t.registered == 0 && t.live.head == nil {
+		t.exited.L = &t.mu
+		t.exited.Wait()
+	}
 }
 
 // unregisterLocked records that n registered tasks finished or were skipped;

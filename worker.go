@@ -50,7 +50,7 @@ func (t *tree) work(tries *int) {
 			} else {
 				cur.b.finishLocked(failed, errGoexit, *tries)
 			}
-			t.workers--
+			t.workerExitedLocked()
 			if t.queue.n > 0 {
 				t.ensureWorkerLocked()
 			}
@@ -78,9 +78,7 @@ func (t *tree) work(tries *int) {
 		}
 		cur = job{} // hold on to nothing while idle
 	}
-	if t.workers--; t.workers == 0 {
-		t.queue.release() // an idle tree keeps no storage
-	}
+	t.workerExitedLocked()
 	t.mu.Unlock()
 	returned = true
 }
