@@ -1358,25 +1358,28 @@ func TestNoGoroutineOutlivesWait(t *testing.T) {
 }
 
 func TestWorkersDoNotPileUp(t *testing.T) {
-	t.Run("a pool made per batch at GOMAXPROCS=1 leaves no worker waiting to run after its Wait", func(t *testing.T) {
-		// A worker that stands by in case a task blocks may not have run
-		// when the last task ends: the caller and the next pool's worker
-		// hand the processor to each other, and it waits behind them.
-		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
-		base := runtime.NumGoroutine()
-		for i := range 2000 {
-			p := gopool.NewPool()
-			p.Go(gopool.NewTask(func(gopool.Args[int]) error { return nil }))
-			p.Go(gopool.NewTask(func(gopool.Args[int]) error { return nil }))
-			if err := p.Wait(); err != nil {
-				t.Fatal(err)
+	// A worker that stands by in case a task blocks, or one that yields
+	// to a producer likely to submit again, may not have run when the
+	// last task ends: the caller and the next pool's worker hand the
+	// processor to each other, and it waits behind them.
+	for _, limit := range []int{0, 1} {
+		t.Run(fmt.Sprintf("pools made per batch under WithLimit(%d) at GOMAXPROCS=1 leave no worker waiting to run after their Wait", limit), func(t *testing.T) {
+			defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+			base := runtime.NumGoroutine()
+			for i := range 2000 {
+				p := gopool.NewPool().WithLimit(limit)
+				p.Go(gopool.NewTask(func(gopool.Args[int]) error { return nil }))
+				p.Go(gopool.NewTask(func(gopool.Args[int]) error { return nil }))
+				if err := p.Wait(); err != nil {
+					t.Fatal(err)
+				}
+				// A worker that has exited may still be returning.
+				if n := runtime.NumGoroutine(); n > base+2 {
+					t.Fatalf("after %d batches, %d goroutines are alive, %d before the first", i+1, n, base)
+				}
 			}
-			// A worker that has exited may still be returning.
-			if n := runtime.NumGoroutine(); n > base+2 {
-				t.Fatalf("after %d batches, %d goroutines are alive, %d before the first", i+1, n, base)
-			}
-		}
-	})
+		})
+	}
 }
 
 // uncomparableError is an error of a type that == cannot compare: two

@@ -62,11 +62,14 @@ func (t *tree) workerExitedLocked() {
 
 // awaitWorkersLocked waits, once the tree has nothing left to do, until its
 // workers have exited. A worker started to stand by for a task that might
-// block may not have run yet: at GOMAXPROCS=1 it waits behind the goroutines
-// that the caller and the next pool's workers keep handing the processor
-// to, and thousands of such workers, each holding its tree, pile up when a
-// pool is made per batch. The wait ends as soon as another batch of the tree
-// starts: those workers then serve it.
+// block, or one that yielded to a producer likely to submit again, may not
+// have run since: at GOMAXPROCS=1 it waits behind the goroutines that the
+// caller and the next pool's workers keep handing the processor to, and
+// thousands of such workers, each holding its tree, pile up when a pool is
+// made per batch. Waiting for the standby workers alone is not enough, and
+// is slower: a yielded worker then waits in the scheduler's global queue.
+// The wait ends as soon as another batch of the tree starts: the workers
+// then serve it.
 func (t *tree) awaitWorkersLocked() {
 	for t.workers > 0 && t.registered == 0 && t.live.head == nil {
 		t.exited.L = &t.mu
