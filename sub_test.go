@@ -657,6 +657,29 @@ func TestSub3WaitWaitsForItsOwnTasksOnly(t *testing.T) {
 			}
 		})
 	})
+
+	t.Run("a Wait that ends the tree's last batch does not wait for a worker that a sibling's batch, started meanwhile, keeps busy", func(t *testing.T) {
+		// Such a Wait waits for the tree's workers to stop, so that a
+		// pool per batch piles none up. Here a worker that stood by for
+		// a's tasks has not run when a's Wait ends the last batch; b's
+		// batch starts before it runs, and it runs b's task, which
+		// waits for a's Wait to return.
+		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+		root := gopool.NewPool()
+		for range 200 {
+			a, b := root.Sub(), root.Sub()
+			release := make(chan struct{})
+			a.Go(succeed(), succeed())
+			go b.Go(blocking(nil, release, nil))
+			if err := regressWithin(t, "a's Wait", a.Wait); err != nil {
+				t.Fatal(err)
+			}
+			close(release)
+			if err := b.Wait(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	})
 }
 
 func TestSub4LifetimeCascadesDown(t *testing.T) {
