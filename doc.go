@@ -115,10 +115,11 @@
 // never waited for leaves no worker behind; still, only Wait ends the batch
 // and cancels its context. A Wait that ends the last live batch of its tree
 // also waits for the tree's workers to stop, so that a pool made per batch
-// leaves none of them behind, waiting to be scheduled. A context of a type of your own (not made by the
-// context package) costs up to two goroutines per batch while the batch is
-// live, as context.AfterFunc and a derived context need for such a context;
-// they exit when Wait ends the batch, or when the context is done.
+// leaves none of them behind, waiting to be scheduled. A context of a type
+// of your own (not made by the context package) costs up to two goroutines
+// per batch while the batch is live, as context.AfterFunc and a derived
+// context need for such a context; they exit when Wait ends the batch, or
+// when the context is done.
 //
 // # Cost
 //
