@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"runtime"
+	"slices"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -53,7 +54,7 @@ func TestMapRuns(t *testing.T) {
 				t.Fatalf("other.Wait: %v", err)
 			}
 			want := []string{"a", "other", "b", "c"}
-			if !equalStrings(order, want) {
+			if !slices.Equal(order, want) {
 				t.Errorf("order = %v, want %v: the waiting task must get the slot after the input that held it", order, want)
 			}
 		})
@@ -188,16 +189,4 @@ func TestMapRuns(t *testing.T) {
 			}
 		})
 	})
-}
-
-func equalStrings(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -236,10 +237,10 @@ func FuzzRetrySchedule(f *testing.F) {
 			end := time.Since(start)
 
 			desc := fmt.Sprintf("attempts %d, sleep %v, timeout %v, deadline %v, steps %+v", attempts, sleep, timeout, deadline, steps)
-			if !equalDurations(starts, want.starts) {
+			if !slices.Equal(starts, want.starts) {
 				t.Fatalf("%s: tries started at %v, want %v", desc, starts, want.starts)
 			}
-			if !equalDurations(deadlines, want.deadlines) {
+			if !slices.Equal(deadlines, want.deadlines) {
 				t.Fatalf("%s: tries' deadlines %v, want %v", desc, deadlines, want.deadlines)
 			}
 			if end != want.end {
@@ -306,18 +307,6 @@ func checkFailure(t *testing.T, desc string, err error, want scheduleModel, base
 	if err != base {
 		t.Fatalf("%s: Wait's error %#v, want the last try's error itself, %q", desc, err, base)
 	}
-}
-
-func equalDurations(a, b []time.Duration) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // joinedOf returns the errors err joins, or err alone.
