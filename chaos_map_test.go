@@ -160,19 +160,7 @@ func (tr *chaosTree) newMapCall(u *chaosRun, rng *rand.Rand, mayGoexit bool, dep
 // limit on the path, the blockers of the unit's tasks and of every Map
 // counted. A blocker would time out under the pool's timeout.
 func (mc *chaosMapCall) mayBlock() bool {
-	u := mc.u
-	if !u.cancellable() || (u.shape.failFast && mc.clean) || u.poolTimeout > 0 {
-		return false
-	}
-	if u.shape.stop == stopDeadline {
-		return true
-	}
-	for _, n := range u.path {
-		if n.limit > 0 && n.blockers >= n.limit-1 {
-			return false
-		}
-	}
-	return true
+	return mc.u.poolTimeout == 0 && mc.u.mayBlockIfClean(mc.clean)
 }
 
 // pickKind draws an input's kind: those of a task that fn can act out, a

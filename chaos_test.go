@@ -456,8 +456,12 @@ func (r *chaosRun) pathUnlimited() bool {
 // under a limit, fewer than the limit unless the deadline frees them, so
 // that a slot stays free at every limit on the path for the tasks that
 // trigger the cancellation.
-func (r *chaosRun) mayBlock() bool {
-	if !r.cancellable() || (r.shape.failFast && r.clean) {
+func (r *chaosRun) mayBlock() bool { return r.mayBlockIfClean(r.clean) }
+
+// mayBlockIfClean is mayBlock for work of r's batch in which no task, if
+// clean, fails.
+func (r *chaosRun) mayBlockIfClean(clean bool) bool {
+	if !r.cancellable() || (r.shape.failFast && clean) {
 		return false
 	}
 	if r.shape.stop == stopDeadline {
