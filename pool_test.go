@@ -1268,6 +1268,26 @@ func TestZeroPoolAndBuilders(t *testing.T) {
 		}
 	})
 
+	t.Run("the zero Pool is ready for concurrent use from its first call", func(t *testing.T) {
+		// Its shared state is made on first use: calls racing to make it
+		// must all end up in one pool, whose Wait sees every task.
+		for range 100 {
+			var p gopool.Pool
+			var ran atomic.Int64
+			var wg sync.WaitGroup
+			for range 4 {
+				wg.Go(func() { p.Go(counted(&ran, nil)) })
+			}
+			wg.Wait()
+			if err := p.Wait(); err != nil {
+				t.Fatalf("Wait = %v, want nil", err)
+			}
+			if got := p.Stats().Submitted; got != 4 || ran.Load() != 4 {
+				t.Fatalf("Submitted = %d, %d ran; want 4 and 4", got, ran.Load())
+			}
+		}
+	})
+
 	t.Run("builders mutate and return their receiver", func(t *testing.T) {
 		p := gopool.NewPool()
 		if p.WithLimit(1) != p || p.WithRetry(2, 0) != p || p.WithFailFast() != p {
