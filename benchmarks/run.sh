@@ -3,7 +3,12 @@
 # errgroup, goroutines and the floors) and this module's (gopool against
 # pond, ants, conc, workerpool), at GOMAXPROCS=1 and at the machine's
 # default, interleaved: each of the COUNT rounds runs every set once, so that
-# a slow spell of the machine hits every row alike. It then prints the
+# a slow spell of the machine hits every row alike. Each Benchmark function
+# runs in a process of its own: a baseline that starts a goroutine per task
+# leaves the runtime holding its dead goroutines (some 27 MB live after
+# Fanout's errgroup row), and every later benchmark in the process would pay
+# garbage collection for that heap in proportion to what it allocates. It
+# then prints the
 # benchstat tables and, for each shape, gopool's ratios to errgroup, to the
 # peers and to the floors, and whether each target holds.
 #
@@ -32,6 +37,14 @@ dir=$here/results/$(date +%Y%m%d-%H%M%S)
 mkdir -p "$dir"
 ln -sfn "$(basename "$dir")" "$here/results/latest"
 
+# BENCH's first element selects the Benchmark functions, each run on its own;
+# the rest, if any, selects their sub-benchmarks.
+top=${BENCH%%/*}
+sub=""
+if [[ $BENCH == */* ]]; then
+	sub=/${BENCH#*/}
+fi
+
 benchstat() { (cd "$here" && go run "golang.org/x/perf/cmd/benchstat@$BENCHSTAT_VERSION" "$@"); }
 
 {
@@ -40,7 +53,7 @@ benchstat() { (cd "$here" && go run "golang.org/x/perf/cmd/benchstat@$BENCHSTAT_
 	echo "cpu:       $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
 	echo "cores:     $(nproc)"
 	echo "command:   COUNT=$COUNT BENCHTIME=$BENCHTIME BENCH='$BENCH' CPUS='$CPUS' benchmarks/run.sh"
-	echo "each run:  <test binary> -test.run '^\$' -test.bench '$BENCH' -test.benchtime $BENCHTIME -test.count 1 -test.benchmem [-test.cpu N]"
+	echo "each run:  <test binary> -test.run '^\$' -test.bench '^<Benchmark function>\$$sub' -test.benchtime $BENCHTIME -test.count 1 -test.benchmem [-test.cpu N], one process per function matching '$top'"
 	echo "commit:    $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)"
 } | tee "$dir/info.txt"
 
@@ -56,13 +69,20 @@ for cpu in $CPUS; do
 done
 for i in $(seq "$COUNT"); do
 	for cpu in $CPUS; do
-		flags=(-test.run '^$' -test.bench "$BENCH" -test.benchtime "$BENCHTIME" -test.count 1 -test.benchmem)
+		flags=(-test.run '^$' -test.benchtime "$BENCHTIME" -test.count 1 -test.benchmem)
 		if [ "$cpu" != default ]; then
 			flags+=(-test.cpu "$cpu")
 		fi
 		echo "round $i/$COUNT, GOMAXPROCS=$cpu" >&2
-		(cd "$root" && "$dir/root.test" "${flags[@]}") >>"$dir/root-cpu$cpu.txt"
-		(cd "$here" && "$dir/peers.test" "${flags[@]}") >>"$dir/peers-cpu$cpu.txt"
+		for set in root peers; do
+			wd=$root
+			if [ "$set" = peers ]; then
+				wd=$here
+			fi
+			for fn in $(cd "$wd" && "$dir/$set.test" -test.list "$top" | grep '^Benchmark'); do
+				(cd "$wd" && "$dir/$set.test" "${flags[@]}" -test.bench "^$fn\$$sub") >>"$dir/$set-cpu$cpu.txt"
+			done
+		done
 	done
 done
 
