@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"reflect"
-	"sync/atomic"
 	"time"
 )
 
@@ -28,8 +27,9 @@ import (
 // of a pool and its sub-pools are goroutines that run one task after
 // another, and a new one starts only when every worker is busy.
 type Pool struct {
-	tr     atomic.Pointer[tree] // the state p shares with its tree; made on first use for a zero Pool
-	parent *Pool                // nil for a root
+	own    tree  // the tree's state, if p is a root
+	tr     *tree // the tree's state, if p is a sub-pool
+	parent *Pool // nil for a root
 
 	ctx    context.Context // from NewPoolWithContext or SubWithContext; nil if none
 	done   <-chan struct{} // ctx.Done(), taken when p was made
@@ -51,22 +51,9 @@ type Pool struct {
 
 // NewPool returns a new, empty [Pool].
 func NewPool() *Pool {
-	r := new(rootPool)
-	r.init(&r.t)
-	return &r.Pool
-}
-
-// rootPool is a root [Pool] with its tree, in one allocation. Sub-pools,
-// which share their root's tree, are made without one.
-type rootPool struct {
-	Pool
-	t tree
-}
-
-// init makes t, a new tree, the tree of p, a new root.
-func (p *Pool) init(t *tree) {
-	t.bubble.Store(bubbleNow())
-	p.tr.Store(t)
+	p := new(Pool)
+	p.own.bubble.Store(bubbleNow())
+	return p
 }
 
 // NewPoolWithContext returns a new [Pool] whose batches derive their context
@@ -77,11 +64,9 @@ func NewPoolWithContext(ctx context.Context) *Pool {
 	if ctx == nil {
 		panic("gopool: NewPoolWithContext called with a nil context")
 	}
-	r := new(rootPool)
-	p := &r.Pool
-	p.ctx, p.done = ctx, ctx.Done()
+	p := &Pool{ctx: ctx, done: ctx.Done()}
 	p.hasCtx = p.done != nil
-	p.init(&r.t)
+	p.own.bubble.Store(bubbleNow())
 	return p
 }
 
@@ -91,18 +76,10 @@ func Go(tasks ...Worker) *Pool { return NewPool().Go(tasks...) }
 
 // tree returns the state p shares with its tree.
 func (p *Pool) tree() *tree {
-	if t := p.tr.Load(); t != nil {
-		return t
+	if p.tr != nil {
+		return p.tr
 	}
-	return p.newTree()
-}
-
-// newTree gives a zero Pool its tree, once, even if called concurrently.
-// Whether the tree is in a testing/synctest bubble is left for its first Sub
-// to tell (see sub.go).
-func (p *Pool) newTree() *tree {
-	p.tr.CompareAndSwap(nil, new(tree))
-	return p.tr.Load()
+	return &p.own
 }
 
 // WithLimit sets how many tasks of p and of its sub-pools may run at once;

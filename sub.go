@@ -33,8 +33,7 @@ func (p *Pool) Sub() *Pool {
 // initSub makes s, a zero Pool, a sub-pool of p.
 func (p *Pool) initSub(s *Pool) {
 	p.tree().mustShareBubble()
-	s.tr.Store(p.tree())
-	s.parent, s.hasCtx = p, p.hasCtx
+	s.tr, s.parent, s.hasCtx = p.tree(), p, p.hasCtx
 }
 
 // SubWithContext returns a new sub-pool of p, as [Pool.Sub] does, whose
@@ -49,8 +48,7 @@ func (p *Pool) SubWithContext(ctx context.Context) *Pool {
 		panic("gopool: SubWithContext called with a nil context")
 	}
 	p.tree().mustShareBubble()
-	s := &Pool{parent: p, ctx: ctx, done: ctx.Done()}
-	s.tr.Store(p.tree())
+	s := &Pool{tr: p.tree(), parent: p, ctx: ctx, done: ctx.Done()}
 	s.hasCtx = p.hasCtx || s.done != nil
 	return s
 }
