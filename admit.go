@@ -79,7 +79,7 @@ func (b *batch) holdLocked(e entry, at *Pool) {
 	at.st.held++
 	e.at = at
 	b.held.push(e)
-	b.pool.tree().blocked.push(b, blockedList)
+	b.t.blocked.push(b, blockedList)
 }
 
 // unholdLocked gives back the queue space that e held.
@@ -155,7 +155,7 @@ func (b *batch) movableLocked() move {
 // advanceLocked makes m, which movableLocked returned: a held task to a
 // worker, a blocked one to a worker or to a queue.
 func (b *batch) advanceLocked(m move) {
-	t := b.pool.tree()
+	t := b.t
 	if b.held.n > 0 && m.e == b.held.peek() {
 		e := b.held.pop()
 		e.unholdLocked()
@@ -208,7 +208,7 @@ const (
 // gaveUp is closed, which takes it back. The caller has just seen that b is
 // not cancelled, without unlocking since.
 func (b *batch) blockLocked(e entry, gaveUp <-chan struct{}) wait {
-	t := b.pool.tree()
+	t := b.t
 	t.blocked.push(b, blockedList)
 	e.ticket = t.tickets
 	t.tickets++
@@ -244,7 +244,7 @@ func (b *batch) withdrawLocked(ticket uint64) {
 		b.popWaitingLocked()
 	}
 	if b.waiting.n == 0 && b.held.n == 0 {
-		b.pool.tree().blocked.remove(b, blockedList)
+		b.t.blocked.remove(b, blockedList)
 	}
 	b.doneLocked(1)
 }
@@ -394,7 +394,7 @@ func notAdmitted(ctx context.Context) error {
 // not yet told why is asked of the contexts, without the lock.
 func (b *batch) skippedUnlock(stop func() bool) error {
 	cause := b.cause
-	b.pool.tree().mu.Unlock()
+	b.t.mu.Unlock()
 	stopWatch(stop)
 	if cause == nil {
 		cause = b.pool.pathCause()

@@ -10,6 +10,7 @@ import (
 // It is also the context its tasks receive (see context.go).
 type batch struct {
 	pool  *Pool
+	t     *tree       // pool.tree(), which every step of a task needs
 	links [2]listLink // in tree.blocked and tree.live
 
 	waiting   fifo[entry] // tasks of Go calls blocked at a limit (see admit.go)
@@ -51,7 +52,7 @@ func (p *Pool) batchLocked() (*batch, bool) {
 		b = new(batch)
 	}
 	t := p.tree()
-	b.pool = p
+	b.pool, b.t = p, t
 	b.space.L, b.done.L = &t.mu, &t.mu
 	t.live.push(b, liveList)
 	t.exited.Broadcast() // a Wait waiting for the workers to exit: they serve b
@@ -63,7 +64,7 @@ func (p *Pool) batchLocked() (*batch, bool) {
 // now waits for it, and so does the Drain it feeds.
 func (b *batch) registerLocked(t task) {
 	b.pending++
-	b.pool.tree().registered++
+	b.t.registered++
 	if t != nil {
 		if f := t.feed(); f != nil {
 			f.pending.Add(1)
@@ -73,7 +74,7 @@ func (b *batch) registerLocked(t task) {
 
 // startLocked records that a worker starts w, a task of b.
 func (b *batch) startLocked() {
-	b.pool.tree().running++
+	b.t.running++
 	for a := b.pool; a != nil; a = a.parent {
 		a.st.started++
 	}
@@ -93,7 +94,7 @@ const (
 // The failure is recorded, and under fail-fast the batch cancelled, before
 // the task's slot is released, so that the first failure is well defined.
 func (b *batch) finishLocked(o outcome, err error, tries int) {
-	p, t := b.pool, b.pool.tree()
+	p, t := b.pool, b.t
 	t.running--
 	if o == succeeded && tries == 1 {
 		for a := p; a != nil; a = a.parent {
@@ -139,9 +140,9 @@ func (b *batch) skipLocked(e entry, st state) {
 	switch st {
 	case isHeld:
 		e.unholdLocked()
-		b.pool.tree().advanceLocked()
+		b.t.advanceLocked()
 	case isQueued:
-		b.pool.tree().releaseLocked(b.pool)
+		b.t.releaseLocked(b.pool)
 	}
 }
 
@@ -167,7 +168,7 @@ func (b *batch) skipTaskLocked(e entry) {
 // doneLocked records that n registered tasks finished or were skipped.
 func (b *batch) doneLocked(n int) {
 	b.pending -= n
-	b.pool.tree().unregisterLocked(n)
+	b.t.unregisterLocked(n)
 	if b.pending == 0 {
 		b.done.Broadcast()
 	}
@@ -221,7 +222,7 @@ func (b *batch) setCancelledLocked(cause error) {
 		if !b.cut {
 			b.cut, b.cutTicket = true, b.admitted
 		}
-		b.pool.tree().blocked.remove(b, blockedList)
+		b.t.blocked.remove(b, blockedList)
 		for b.waiting.n > 0 {
 			if e := b.popWaitingLocked(); e.w != nil {
 				b.skipLocked(e, isBlocked)
@@ -252,7 +253,7 @@ func (b *batch) recordCauseLocked(cause error) {
 // unlocks the tree while it stops them, or asks them why b was cancelled,
 // since that runs the contexts' code.
 func (b *batch) waitLocked() {
-	t := b.pool.tree()
+	t := b.t
 	for b.pending > 0 {
 		b.done.Wait()
 	}

@@ -42,7 +42,7 @@ func (b *batch) context() context.Context {
 			break
 		}
 	}
-	t := b.pool.tree()
+	t := b.t
 	for {
 		cancelled := b.cancelled.Load()
 		c := new(cancelable)
@@ -85,7 +85,7 @@ func (b *batch) context() context.Context {
 // cancellation by a context on the path may not be recorded yet: it is then
 // asked of the context. Call it without the lock.
 func (b *batch) causeNow() error {
-	t := b.pool.tree()
+	t := b.t
 	t.mu.Lock()
 	cause := b.cause
 	t.mu.Unlock()
@@ -184,7 +184,7 @@ func (b *batch) watch() []func() bool {
 // startWatchLocked starts the watches of a new batch. It unlocks the tree
 // meanwhile; b.watching holds b's Wait until they are in place.
 func (b *batch) startWatchLocked() {
-	t := b.pool.tree()
+	t := b.t
 	b.watching = b.pool.watches() + 1
 	t.mu.Unlock()
 	stops := b.watch()
@@ -206,7 +206,7 @@ func (b *batch) startWatchLocked() {
 // a batch context linked to the nearest one would have seen first.
 func (b *batch) contextCancelled() {
 	cause := b.pool.pathCause()
-	t := b.pool.tree()
+	t := b.t
 	t.mu.Lock()
 	if b.cause == nil {
 		b.setCancelledLocked(cause)

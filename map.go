@@ -159,7 +159,7 @@ func (p *Pool) startMap(s *mapState, n int) *mapRun {
 // done, and then spawns a mapRun if inputs are left.
 func (s *mapState) spawnLocked() {
 	b := s.b
-	t := b.pool.tree()
+	t := b.t
 	run, hold := b.pool.admissionLocked()
 	if !run && hold == nil && s.slots > 0 && s.fullLimitLocked().st.active <= s.slots {
 		return
@@ -218,11 +218,11 @@ func (r *mapRun) startLocked() bool {
 		s.spare = nil
 	}
 	if !r.claimFirstLocked() {
-		s.b.pool.tree().releaseLocked(s.b.pool)
+		s.b.t.releaseLocked(s.b.pool)
 		return false
 	}
 	r.onWorker = true
-	s.b.pool.tree().running++
+	s.b.t.running++
 	return true
 }
 
@@ -369,7 +369,7 @@ func (r *mapRun) tryWith(i int, pol policy, tries *int) error {
 // runOnCaller runs r on the goroutine of Map's caller, and gives its slot
 // back, also if an input calls runtime.Goexit.
 func (r *mapRun) runOnCaller() {
-	t := r.s.b.pool.tree()
+	t := r.s.b.t
 	defer func() {
 		t.mu.Lock()
 		r.finishLocked()
@@ -383,7 +383,7 @@ func (r *mapRun) runOnCaller() {
 // given back.
 func (r *mapRun) recordFailure(err error) {
 	b := r.s.b
-	t := b.pool.tree()
+	t := b.t
 	t.mu.Lock()
 	b.errs = append(b.errs, err)
 	if b.pool.failFast {
@@ -397,7 +397,7 @@ func (r *mapRun) recordFailure(err error) {
 // mapRun, which is dropped if none is left.
 func (r *mapRun) finishLocked() {
 	s, b := r.s, r.s.b
-	t := b.pool.tree()
+	t := b.t
 	if r.onWorker {
 		t.running--
 	}

@@ -116,7 +116,7 @@ func (l *batchList) push(b *batch, which int) {
 	l.head = b
 	l.n++
 	if which == blockedList {
-		b.pool.tree().blockedChangedLocked(b, true)
+		b.t.blockedChangedLocked(b, true)
 	}
 }
 
@@ -136,7 +136,7 @@ func (l *batchList) remove(b *batch, which int) {
 	*lb = listLink{}
 	l.n--
 	if which == blockedList {
-		b.pool.tree().blockedChangedLocked(b, false)
+		b.t.blockedChangedLocked(b, false)
 	}
 }
 
