@@ -126,12 +126,11 @@
 // A [Task] is one 32-byte allocation; running it on a pool allocates nothing
 // more, unless it has a timeout, which costs a context and a timer per try.
 // Measured at GOMAXPROCS=1 on the machine of the README's benchmarks, a
-// pool without a limit adds about 130 ns to a task of 0.3 µs called inline,
-// where errgroup adds about 700 ns; under WithLimit(1) each task costs a
-// hand-off between producer and worker, about 240 ns, where a channel
-// feeding one goroutine costs about 150 ns and errgroup about 300 ns. [Map]
+// pool without a limit adds about 120 ns to a task of 0.3 µs called inline,
+// where errgroup adds about 720 ns; under WithLimit(1) each task costs a
+// hand-off between producer and worker, about 230 ns, where a channel
+// feeding one goroutine costs about 150 ns and errgroup about 305 ns. [Map]
 // hands off no input while a slot is free: under WithLimit(1) it adds under
-// 10 ns an input. A sub-pool costs one allocation of 640 bytes; [Pool.Stats]
-// costs nothing per task beyond counters kept under the lock the task takes
-// anyway.
+// 10 ns an input. A sub-pool costs one allocation; [Pool.Stats] costs
+// nothing per task beyond counters kept under the lock the task takes anyway.
 package gopool
