@@ -168,10 +168,6 @@ func (mc *chaosMapCall) mayBlock() bool {
 // or children.
 func (mc *chaosMapCall) pickKind(rng *rand.Rand) taskKind {
 	u := mc.u
-	type weighted struct {
-		k taskKind
-		w int
-	}
 	choices := []weighted{{kOK, 4}, {kEcho, 1}}
 	if !mc.clean {
 		choices = append(choices, weighted{kFail, 2}, weighted{kPanicErr, 1}, weighted{kPanicVal, 1},
@@ -192,24 +188,14 @@ func (mc *chaosMapCall) pickKind(rng *rand.Rand) taskKind {
 	if mc.mayBlock() {
 		choices = append(choices, weighted{kBlock, 2})
 	}
-	total := 0
-	for _, c := range choices {
-		total += c.w
-	}
-	x := rng.IntN(total)
-	for _, c := range choices {
-		if x < c.w {
-			if c.k == kBlock {
-				mc.blockers++
-				for _, n := range u.path {
-					n.blockers++
-				}
-			}
-			return c.k
+	k := pickKind(rng, choices)
+	if k == kBlock {
+		mc.blockers++
+		for _, n := range u.path {
+			n.blockers++
 		}
-		x -= c.w
 	}
-	panic("unreachable")
+	return k
 }
 
 func (mc *chaosMapCall) newInput(rng *rand.Rand, i int, k taskKind) *chaosTask {

@@ -847,10 +847,6 @@ func (r *chaosRun) generate() {
 // the drain of the parent, which is the only one a child may feed: a drain
 // must not go idle while a running task may still register a feeder.
 func (r *chaosRun) newTask(depth, parentDrain int) *chaosTask {
-	type weighted struct {
-		k taskKind
-		w int
-	}
 	choices := []weighted{{kOK, 4}, {kRetry, 2}, {kCustom, 1}, {kEcho, 1}, {kRetryAfter, 2}}
 	if !r.clean {
 		choices = append(choices, weighted{kFail, 2}, weighted{kPanicErr, 1}, weighted{kPanicVal, 1},
@@ -868,20 +864,29 @@ func (r *chaosRun) newTask(depth, parentDrain int) *chaosTask {
 	if r.mayBlock() {
 		choices = append(choices, weighted{kBlock, 2})
 	}
+	return r.newTaskOfKind(pickKind(r.rng, choices), depth, parentDrain)
+}
+
+// weighted is a kind of task that pickKind chooses w times in sum(w).
+type weighted struct {
+	k taskKind
+	w int
+}
+
+// pickKind chooses one of choices at random, by weight.
+func pickKind(rng *rand.Rand, choices []weighted) taskKind {
 	total := 0
 	for _, c := range choices {
 		total += c.w
 	}
-	x := r.rng.IntN(total)
-	k := choices[0].k
+	x := rng.IntN(total)
 	for _, c := range choices {
 		if x < c.w {
-			k = c.k
-			break
+			return c.k
 		}
 		x -= c.w
 	}
-	return r.newTaskOfKind(k, depth, parentDrain)
+	panic("unreachable")
 }
 
 func (r *chaosRun) newTaskOfKind(k taskKind, depth, parentDrain int) *chaosTask {
