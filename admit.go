@@ -48,28 +48,28 @@ func (p *Pool) admissionLocked() (run bool, hold *Pool) {
 // if every limit on its path has a free slot, else to its batch's held
 // queue if the nearest full limit has queue space. It reports whether it
 // did.
-func (t *tree) placeLocked(e entry) bool {
+func (t *tree) placeLocked(e *entry) bool {
 	run, hold := e.b.pool.admissionLocked()
 	switch {
 	case run:
-		t.runLocked(e)
+		t.runLocked(e.w, e.b)
 	case hold != nil:
 		e.ticket = t.tickets
 		t.tickets++
-		e.b.holdLocked(e, hold)
+		e.b.holdLocked(*e, hold)
 	default:
 		return false
 	}
 	return true
 }
 
-// runLocked takes a slot at every limit on the path of e's pool, and queues
-// e for a worker.
-func (t *tree) runLocked(e entry) {
-	for a := e.b.pool; a != nil; a = a.parent {
+// runLocked takes a slot at every limit on the path of b's pool, and queues
+// w, a task of b, for a worker.
+func (t *tree) runLocked(w Worker, b *batch) {
+	for a := b.pool; a != nil; a = a.parent {
 		a.st.active++
 	}
-	t.queue.push(job{e.w, e.b})
+	t.queue.push(job{w, b})
 	t.ensureWorkerLocked()
 }
 
@@ -159,7 +159,7 @@ func (b *batch) advanceLocked(m move) {
 	if b.held.n > 0 && m.e == b.held.peek() {
 		e := b.held.pop()
 		e.unholdLocked()
-		t.runLocked(e)
+		t.runLocked(e.w, e.b)
 	} else {
 		e := b.popWaitingLocked()
 		if e.uncounted {
@@ -167,7 +167,7 @@ func (b *batch) advanceLocked(m move) {
 			b.pool.countLocked(1)
 		}
 		if m.run {
-			t.runLocked(e)
+			t.runLocked(e.w, e.b)
 		} else {
 			b.holdLocked(e, m.hold) // keeping its ticket, older than any held since
 		}
@@ -277,7 +277,7 @@ func (p *Pool) WithQueue(n int) *Pool {
 // [Pool.Stats] does not count it. TryGo never blocks, and costs what Go
 // costs. It panics if task is nil.
 func (p *Pool) TryGo(task Worker) bool {
-	tk := mustBeWorker(task)
+	f := mustBeWorker(task)
 	t := p.tree()
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -294,9 +294,9 @@ func (p *Pool) TryGo(task Worker) bool {
 	if run, hold := p.admissionLocked(); !run && hold == nil {
 		return false
 	}
-	b.registerLocked(tk)
+	b.registerLocked(f)
 	p.countLocked(1)
-	return t.placeLocked(entry{w: task, b: b})
+	return t.placeLocked(&entry{w: task, b: b})
 }
 
 // GoContext registers task with p's current batch and starts it, as
@@ -313,7 +313,7 @@ func (p *Pool) GoContext(ctx context.Context, task Worker) error {
 	if ctx == nil {
 		panic("gopool: GoContext called with a nil context")
 	}
-	tk := mustBeWorker(task)
+	f := mustBeWorker(task)
 	if ctx.Err() != nil {
 		return notAdmitted(ctx)
 	}
@@ -329,7 +329,7 @@ func (p *Pool) GoContext(ctx context.Context, task Worker) error {
 		t.mu.Unlock()
 		return ErrClosed
 	}
-	b.registerLocked(tk)
+	b.registerLocked(f)
 	e := entry{w: task, b: b, uncounted: true}
 	var stop func() bool
 	for {
@@ -340,7 +340,7 @@ func (p *Pool) GoContext(ctx context.Context, task Worker) error {
 		if run, hold := p.admissionLocked(); run || hold != nil {
 			e.uncounted = false
 			p.countLocked(1)
-			t.placeLocked(e)
+			t.placeLocked(&e)
 			t.mu.Unlock()
 			stopWatch(stop)
 			return nil
@@ -369,10 +369,8 @@ func (p *Pool) GoContext(ctx context.Context, task Worker) error {
 	}
 	t.mu.Unlock()
 	stopWatch(stop)
-	if tk != nil {
-		if f := tk.feed(); f != nil {
-			f.done()
-		}
+	if f != nil {
+		f.done()
 	}
 	return notAdmitted(ctx)
 }

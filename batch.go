@@ -60,15 +60,13 @@ func (p *Pool) batchLocked() (*batch, bool) {
 	return b, true
 }
 
-// registerLocked registers a task with b, t if it is a *Task: b's Wait
-// now waits for it, and so does the Drain it feeds.
-func (b *batch) registerLocked(t task) {
+// registerLocked registers a task with b: b's Wait now waits for it, and so
+// does f, the drain it feeds, if not nil.
+func (b *batch) registerLocked(f *feed) {
 	b.pending++
 	b.t.registered++
-	if t != nil {
-		if f := t.feed(); f != nil {
-			f.pending.Add(1)
-		}
+	if f != nil {
+		f.pending.Add(1)
 	}
 }
 
@@ -180,9 +178,12 @@ func (b *batch) doneLocked(n int) {
 // never runs under the lock, so the cause of such a cancellation is recorded
 // later, by the watch that calls back (see watch).
 func (b *batch) cancelledLocked() bool {
-	if b.cancelled.Load() {
-		return true
-	}
+	return b.cancelled.Load() || b.pool.hasCtx && b.noticePathDoneLocked()
+}
+
+// noticePathDoneLocked cancels the batch if a context on its path is done,
+// and reports whether it did; cancelledLocked stays small enough to inline.
+func (b *batch) noticePathDoneLocked() bool {
 	if b.pool.pathDone() {
 		b.setCancelledLocked(nil)
 		return true

@@ -167,7 +167,7 @@ func (s *mapState) spawnLocked() {
 	r := s.newRunLocked()
 	s.spare = r
 	e := entry{w: r, b: b}
-	if !t.placeLocked(e) {
+	if !t.placeLocked(&e) {
 		e.ticket = t.tickets
 		t.tickets++
 		b.waiting.push(e)

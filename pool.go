@@ -146,10 +146,10 @@ func (p *Pool) mustBeIdleLocked(method string) {
 // A task may call Go on its own pool, unless the pool or one above it has a
 // limit: it could then wait for a slot held by itself.
 func (p *Pool) Go(tasks ...Worker) *Pool {
-	var first task // tasks[0] as a task, found once for the common Go(w)
+	var first *feed // what tasks[0] feeds, found once for the common Go(w)
 	for i, w := range tasks {
-		if tk := mustBeWorker(w); i == 0 {
-			first = tk
+		if f := mustBeWorker(w); i == 0 {
+			first = f
 		}
 	}
 	if len(tasks) == 0 {
@@ -174,11 +174,11 @@ func (p *Pool) Go(tasks ...Worker) *Pool {
 	}
 	b := p.cur
 	for i, w := range tasks {
-		tk := first
+		f := first
 		if i > 0 {
-			tk, _ = asTask(w)
+			f = mustBeWorker(w)
 		}
-		b.registerLocked(tk)
+		b.registerLocked(f)
 	}
 	p.countLocked(len(tasks))
 	for i, w := range tasks {
@@ -188,7 +188,7 @@ func (p *Pool) Go(tasks ...Worker) *Pool {
 			}
 			break
 		}
-		if e := (entry{w: w, b: b}); !t.placeLocked(e) {
+		if e := (entry{w: w, b: b}); !t.placeLocked(&e) {
 			b.blockLocked(e, nil)
 		}
 	}
@@ -197,15 +197,14 @@ func (p *Pool) Go(tasks ...Worker) *Pool {
 }
 
 // mustBeWorker panics if w is nil, or a nil *Task, so that the mistake is
-// caught where it is made rather than in a worker, and returns w as a task
-// if it is one.
-func mustBeWorker(w Worker) task {
+// caught where it is made rather than in a worker, and returns the drain
+// that w feeds if it is a *Task that has one.
+func mustBeWorker(w Worker) *feed {
 	if w == nil {
 		panic("gopool: Go called with a nil Worker")
 	}
 	if t, ok := asTask(w); ok {
-		t.feed() // panics on a nil *Task
-		return t
+		return t.feed() // panics on a nil *Task
 	}
 	return nil
 }

@@ -214,7 +214,11 @@ func (t *Task[T]) feed() *feed {
 	return &t.drain.feed
 }
 
-func (t *Task[T]) self() Worker { return t }
+// is reports whether w is t itself, not a Worker that embeds it.
+func (t *Task[T]) is(w Worker) bool {
+	u, ok := w.(*Task[T])
+	return ok && u == t
+}
 
 // task is what the pool needs of a [*Task], whatever its T.
 type task interface {
@@ -222,7 +226,7 @@ type task interface {
 	run(ctx context.Context, fallback policy, tries *int) error
 	ownsRetry() bool
 	feed() *feed
-	self() Worker
+	is(w Worker) bool
 }
 
 // asTask returns w as a task if it is a *Task itself. A type that embeds a
@@ -230,5 +234,5 @@ type task interface {
 // through its Execute.
 func asTask(w Worker) (task, bool) {
 	t, ok := w.(task)
-	return t, ok && t.self() == w
+	return t, ok && t.is(w)
 }
