@@ -161,15 +161,19 @@ func (b *batch) advanceLocked(m move) {
 		e.unholdLocked()
 		t.runLocked(e.w, e.b)
 	} else {
-		e := b.popWaitingLocked()
+		e := m.e // b.waiting.peek()
 		if e.uncounted {
 			e.uncounted = false
 			b.pool.countLocked(1)
 		}
 		if m.run {
-			t.runLocked(e.w, e.b)
+			w := e.w
+			b.dropWaitingLocked()
+			t.runLocked(w, b)
 		} else {
-			b.holdLocked(e, m.hold) // keeping its ticket, older than any held since
+			held := *e
+			b.dropWaitingLocked()
+			b.holdLocked(held, m.hold) // keeping its ticket, older than any held since
 		}
 		if b.blocked == 1 {
 			b.space.Signal()
@@ -182,16 +186,15 @@ func (b *batch) advanceLocked(m move) {
 	}
 }
 
-// popWaitingLocked takes b's oldest blocked task, and drops the tasks that
+// dropWaitingLocked drops b's oldest blocked task, and the tasks that
 // GoContext took back behind it.
-func (b *batch) popWaitingLocked() entry {
-	e := b.waiting.pop()
+func (b *batch) dropWaitingLocked() {
+	b.waiting.drop()
 	b.admitted++
 	for b.waiting.n > 0 && b.waiting.peek().w == nil {
-		b.waiting.pop()
+		b.waiting.drop()
 		b.admitted++
 	}
-	return e
 }
 
 // A wait is how blockLocked ended.
@@ -241,7 +244,7 @@ func (b *batch) withdrawLocked(ticket uint64) {
 	e := find(&b.waiting, ticket)
 	e.w = nil
 	if b.waiting.peek().w == nil {
-		b.popWaitingLocked()
+		b.dropWaitingLocked()
 	}
 	if b.waiting.n == 0 && b.held.n == 0 {
 		b.t.blocked.remove(b, blockedList)

@@ -768,7 +768,7 @@ func TestGoContext(t *testing.T) {
 				}
 				if !errors.Is(err, c.cause) {
 					defect = fmt.Sprintf("GoContext returned %v for a task skipped by %s while it waited; want an error wrapping %v. "+
-						"setCancelledLocked skips the waiting tasks through popWaitingLocked, which advances b.admitted, so the "+
+						"setCancelledLocked skips the waiting tasks through dropWaitingLocked, which advances b.admitted, so the "+
 						"woken blockLocked sees b.admitted > ticket and reports the task admitted", err, c.name, c.cause)
 				}
 			})

@@ -41,12 +41,9 @@ type batch struct {
 	done  sync.Cond // Wait waits for pending and watching to drop to 0
 }
 
-// batchLocked returns p's current batch, starting one if there is none, and
-// whether it is new.
-func (p *Pool) batchLocked() (*batch, bool) {
-	if b := p.cur; b != nil && !b.ended {
-		return b, false
-	}
+// newBatchLocked starts a batch of p: the current one has ended, or there
+// is none.
+func (p *Pool) newBatchLocked() *batch {
 	b := &p.first
 	if b.pool != nil {
 		b = new(batch)
@@ -57,7 +54,7 @@ func (p *Pool) batchLocked() (*batch, bool) {
 	t.live.push(b, liveList)
 	t.exited.Broadcast() // a Wait waiting for the workers to exit: they serve b
 	p.cur = b
-	return b, true
+	return b
 }
 
 // registerLocked registers a task with b: b's Wait now waits for it, and so
@@ -225,7 +222,9 @@ func (b *batch) setCancelledLocked(cause error) {
 		}
 		b.t.blocked.remove(b, blockedList)
 		for b.waiting.n > 0 {
-			if e := b.popWaitingLocked(); e.w != nil {
+			e := *b.waiting.peek()
+			b.dropWaitingLocked()
+			if e.w != nil {
 				b.skipLocked(e, isBlocked)
 			}
 		}

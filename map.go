@@ -413,7 +413,7 @@ func (r *mapRun) finishLocked() {
 		// The spare waits for a slot it no longer needs: drop it
 		// before the slot goes to it.
 		s.spare = nil
-		b.popWaitingLocked()
+		b.dropWaitingLocked()
 		if b.held.n == 0 {
 			t.blocked.remove(b, blockedList)
 		}

@@ -146,54 +146,78 @@ func (p *Pool) mustBeIdleLocked(method string) {
 // A task may call Go on its own pool, unless the pool or one above it has a
 // limit: it could then wait for a slot held by itself.
 func (p *Pool) Go(tasks ...Worker) *Pool {
-	var first *feed // what tasks[0] feeds, found once for the common Go(w)
-	for i, w := range tasks {
-		if f := mustBeWorker(w); i == 0 {
-			first = f
+	if len(tasks) == 1 {
+		// The common Go(w), apart: with no loop, little is kept across
+		// the calls below.
+		w := tasks[0]
+		f := mustBeWorker(w)
+		t := p.tree()
+		t.mu.Lock()
+		if b := p.takingLocked(1); b != nil {
+			b.registerLocked(f)
+			p.countLocked(1)
+			if !b.goLocked(w) {
+				b.skipLocked(entry{w: w, b: b}, isBlocked)
+			}
 		}
+		t.mu.Unlock()
+		return p
+	}
+	for _, w := range tasks {
+		mustBeWorker(w)
 	}
 	if len(tasks) == 0 {
 		return p
 	}
 	t := p.tree()
 	t.mu.Lock()
-	closed := p.closedLocked()
-	if !closed {
-		p.openBatchLocked()
-		// Opening a batch with contexts to watch unlocks the tree.
-		closed = p.hasCtx && p.closedLocked()
-	}
-	if closed {
-		p.lateSkip = true
-		for a := p; a != nil; a = a.parent {
-			a.st.submitted += uint64(len(tasks))
-			a.st.skipped += uint64(len(tasks))
+	if b := p.takingLocked(len(tasks)); b != nil {
+		for _, w := range tasks {
+			b.registerLocked(mustBeWorker(w))
 		}
-		t.mu.Unlock()
-		return p
-	}
-	b := p.cur
-	for i, w := range tasks {
-		f := first
-		if i > 0 {
-			f = mustBeWorker(w)
-		}
-		b.registerLocked(f)
-	}
-	p.countLocked(len(tasks))
-	for i, w := range tasks {
-		if b.cancelledLocked() {
-			for _, w := range tasks[i:] {
-				b.skipLocked(entry{w: w, b: b}, isBlocked)
+		p.countLocked(len(tasks))
+		for i, w := range tasks {
+			if !b.goLocked(w) {
+				for _, w := range tasks[i:] {
+					b.skipLocked(entry{w: w, b: b}, isBlocked)
+				}
+				break
 			}
-			break
-		}
-		if e := (entry{w: w, b: b}); !t.placeLocked(&e) {
-			b.blockLocked(e, nil)
 		}
 	}
 	t.mu.Unlock()
 	return p
+}
+
+// takingLocked returns the batch that n tasks handed to Go join, starting
+// one if there is none; or nil if p or a pool above it is closed, in which
+// case they are counted as submitted and skipped.
+func (p *Pool) takingLocked(n int) *batch {
+	if !p.closedLocked() {
+		b := p.openBatchLocked()
+		// Opening a batch with contexts to watch unlocks the tree.
+		if !p.hasCtx || !p.closedLocked() {
+			return b
+		}
+	}
+	p.lateSkip = true
+	for a := p; a != nil; a = a.parent {
+		a.st.submitted += uint64(n)
+		a.st.skipped += uint64(n)
+	}
+	return nil
+}
+
+// goLocked admits w, a task registered with b, blocking while the limits
+// let it wait; it returns false, and admits nothing, if b is cancelled.
+func (b *batch) goLocked(w Worker) bool {
+	if b.cancelledLocked() {
+		return false
+	}
+	if e := (entry{w: w, b: b}); !b.t.placeLocked(&e) {
+		b.blockLocked(e, nil)
+	}
+	return true
 }
 
 // mustBeWorker panics if w is nil, or a nil *Task, so that the mistake is
@@ -212,9 +236,22 @@ func mustBeWorker(w Worker) *feed {
 // openBatchLocked returns p's current batch, starting one if there is
 // none. Starting one with contexts to watch unlocks the tree meanwhile.
 func (p *Pool) openBatchLocked() *batch {
+	if b := p.cur; b != nil && !b.ended {
+		return b
+	}
+	return p.startBatchLocked()
+}
+
+// startBatchLocked starts a batch of p and returns it, watching the
+// contexts on p's path if it has any; or returns the one another Go started
+// while that unlocked the tree.
+func (p *Pool) startBatchLocked() *batch {
 	for {
-		b, fresh := p.batchLocked()
-		if !fresh || !p.hasCtx {
+		if b := p.cur; b != nil && !b.ended {
+			return b // started while the tree was unlocked
+		}
+		b := p.newBatchLocked()
+		if !p.hasCtx {
 			return b
 		}
 		if b.startWatchLocked(); !b.ended {

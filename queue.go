@@ -66,8 +66,16 @@ func (q *fifo[T]) push(e T) {
 func (q *fifo[T]) peek() *T { return &q.head.items[q.r] }
 
 func (q *fifo[T]) pop() T {
+	e := *q.peek()
+	q.drop()
+	return e
+}
+
+// drop removes the oldest item; the queue must not be empty. Reading it
+// through peek first, rather than copying it out with pop, is cheaper for
+// large items.
+func (q *fifo[T]) drop() {
 	c := q.head
-	e := c.items[q.r]
 	var zero T
 	c.items[q.r] = zero
 	q.r++
@@ -80,7 +88,6 @@ func (q *fifo[T]) pop() T {
 		c.next = nil
 		q.chunks().Put(c)
 	}
-	return e
 }
 
 // release returns the storage of an empty queue.
