@@ -171,6 +171,16 @@ func (t *Task[T]) run(ctx context.Context, fallback policy, tries *int) error {
 	})
 }
 
+// runFed runs t as run does, for a pool: once t returns, the drain it feeds
+// learns that it finished. A panic skips that, and leaves it to the pool.
+func (t *Task[T]) runFed(ctx context.Context, fallback policy, tries *int) error {
+	err := t.run(ctx, fallback, tries)
+	if t.drain != nil {
+		t.drain.feed.done()
+	}
+	return err
+}
+
 // tryTimed tries t with a, and a context derived from ctx that is done d
 // after the try starts (see timedTry).
 func (t *Task[T]) tryTimed(ctx context.Context, a *Args[T], d time.Duration) error {
@@ -223,7 +233,7 @@ func (t *Task[T]) is(w Worker) bool {
 // task is what the pool needs of a [*Task], whatever its T.
 type task interface {
 	Worker
-	run(ctx context.Context, fallback policy, tries *int) error
+	runFed(ctx context.Context, fallback policy, tries *int) error
 	ownsRetry() bool
 	feed() *feed
 	is(w Worker) bool

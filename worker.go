@@ -146,20 +146,20 @@ func (b *batch) execute(w Worker, tries *int) (err error) {
 	t, isTask := asTask(w)
 	returned := false
 	defer func() {
-		if isTask {
-			if f := t.feed(); f != nil {
-				f.done()
-			}
-		}
 		if !returned {
 			// A panic; or runtime.Goexit, which recover does not stop and
 			// work accounts for.
+			if isTask {
+				if f := t.feed(); f != nil {
+					f.done()
+				}
+			}
 			err = &PanicError{Value: recover(), Stack: debug.Stack()}
 		}
 	}()
 	*tries = 1
 	if isTask {
-		err = t.run(b, policy{b.pool.retry, b.pool.timeout}, tries)
+		err = t.runFed(b, policy{b.pool.retry, b.pool.timeout}, tries)
 	} else {
 		err = runWorker(b, w, b.pool.retry, tries)
 	}
