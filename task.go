@@ -136,12 +136,14 @@ func (t *Task[T]) WithRetry(attempts uint, sleep time.Duration) Worker {
 // panics.
 func (t *Task[T]) Execute() error {
 	var tries int
-	return t.run(context.Background(), policy{}, &tries)
+	return t.run(context.Background(), policy{}, &tries, false)
 }
 
 // run tries t with ctx, under its own retry policy and timeout, or else
-// under fallback's, and counts its tries.
-func (t *Task[T]) run(ctx context.Context, fallback policy, tries *int) error {
+// under fallback's, and counts its tries. For a pool (pooled), the drain t
+// feeds learns that t finished once it returns; after a panic, the pool
+// tells it.
+func (t *Task[T]) run(ctx context.Context, fallback policy, tries *int, pooled bool) error {
 	a := Args[T]{Input: t.input, Drainer: t.drain, Context: ctx, Attempt: 1}
 	p := fallback
 	if o := t.opts; o != nil {
@@ -159,23 +161,16 @@ func (t *Task[T]) run(ctx context.Context, fallback policy, tries *int) error {
 	} else {
 		err = t.fn(a)
 	}
-	if err == nil {
-		return nil
+	if err != nil {
+		err = p.retry.retry(ctx, err, func(attempt int) error {
+			a.Attempt, *tries = attempt, attempt
+			if p.timeout > 0 {
+				return t.tryTimed(ctx, &a, p.timeout)
+			}
+			return t.fn(a)
+		})
 	}
-	return p.retry.retry(ctx, err, func(attempt int) error {
-		a.Attempt, *tries = attempt, attempt
-		if p.timeout > 0 {
-			return t.tryTimed(ctx, &a, p.timeout)
-		}
-		return t.fn(a)
-	})
-}
-
-// runFed runs t as run does, for a pool: once t returns, the drain it feeds
-// learns that it finished. A panic skips that, and leaves it to the pool.
-func (t *Task[T]) runFed(ctx context.Context, fallback policy, tries *int) error {
-	err := t.run(ctx, fallback, tries)
-	if t.drain != nil {
+	if pooled && t.drain != nil {
 		t.drain.feed.done()
 	}
 	return err
@@ -233,7 +228,7 @@ func (t *Task[T]) is(w Worker) bool {
 // task is what the pool needs of a [*Task], whatever its T.
 type task interface {
 	Worker
-	runFed(ctx context.Context, fallback policy, tries *int) error
+	run(ctx context.Context, fallback policy, tries *int, pooled bool) error
 	ownsRetry() bool
 	feed() *feed
 	is(w Worker) bool

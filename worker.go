@@ -159,7 +159,7 @@ func (b *batch) execute(w Worker, tries *int) (err error) {
 	}()
 	*tries = 1
 	if isTask {
-		err = t.runFed(b, policy{b.pool.retry, b.pool.timeout}, tries)
+		err = t.run(b, policy{b.pool.retry, b.pool.timeout}, tries, true)
 	} else {
 		err = runWorker(b, w, b.pool.retry, tries)
 	}
