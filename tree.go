@@ -36,9 +36,13 @@ type tree struct {
 // Called whenever the queue may hold a task, it keeps every queued task
 // reachable even when all running tasks block.
 func (t *tree) ensureWorkerLocked() {
-	if t.workers-t.running-t.idle > 0 {
-		return
+	if t.workers-t.running-t.idle <= 0 {
+		t.wakeWorkerLocked()
 	}
+}
+
+// wakeWorkerLocked wakes an idle worker, or starts one if none is idle.
+func (t *tree) wakeWorkerLocked() {
 	if t.idle > 0 {
 		t.idle--
 		t.hasWork.Signal()
