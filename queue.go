@@ -22,8 +22,12 @@ type job struct {
 }
 
 // fifo is a queue in chunks recycled across batches and pools, so that
-// queueing allocates nothing once the program has warmed up.
+// queueing allocates nothing once the program has warmed up. An item pushed
+// to an empty queue is kept in it, not in a chunk: most queues of a pool
+// under a limit hold one item at a time.
 type fifo[T any] struct {
+	one        T    // the oldest item, if inline
+	inline     bool // one holds an item; the chunks hold the n-1 newer ones
 	head, tail *chunk[T]
 	r, w       int // next index to read in head, to write in tail
 	n          int
@@ -48,6 +52,10 @@ func (q *fifo[T]) chunks() *sync.Pool {
 }
 
 func (q *fifo[T]) push(e T) {
+	if q.n == 0 {
+		q.one, q.inline, q.n = e, true, 1
+		return
+	}
 	if q.tail == nil || q.w == chunkSize {
 		c := q.chunks().Get().(*chunk[T])
 		if q.tail == nil {
@@ -63,7 +71,12 @@ func (q *fifo[T]) push(e T) {
 }
 
 // peek returns the oldest item; the queue must not be empty.
-func (q *fifo[T]) peek() *T { return &q.head.items[q.r] }
+func (q *fifo[T]) peek() *T {
+	if q.inline {
+		return &q.one
+	}
+	return &q.head.items[q.r]
+}
 
 func (q *fifo[T]) pop() T {
 	e := *q.peek()
@@ -75,8 +88,13 @@ func (q *fifo[T]) pop() T {
 // through peek first, rather than copying it out with pop, is cheaper for
 // large items.
 func (q *fifo[T]) drop() {
-	c := q.head
 	var zero T
+	if q.inline {
+		q.one, q.inline = zero, false
+		q.n--
+		return
+	}
+	c := q.head
 	c.items[q.r] = zero
 	q.r++
 	q.n--
@@ -100,8 +118,15 @@ func (q *fifo[T]) release() {
 
 // find returns the entry with ticket, or nil.
 func find(q *fifo[entry], ticket uint64) *entry {
+	n := q.n
+	if q.inline {
+		if q.one.ticket == ticket {
+			return &q.one
+		}
+		n--
+	}
 	r := q.r
-	for c, n := q.head, q.n; n > 0; c, r = c.next, 0 {
+	for c := q.head; n > 0; c, r = c.next, 0 {
 		for ; r < chunkSize && n > 0; r, n = r+1, n-1 {
 			if c.items[r].ticket == ticket {
 				return &c.items[r]
