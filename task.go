@@ -157,18 +157,12 @@ func (t *Task[T]) run(ctx context.Context, fallback policy, tries *int, pooled b
 	*tries = 1
 	var err error
 	if p.timeout > 0 {
-		err = t.tryTimed(ctx, &a, p.timeout)
+		err = t.tryTimed(ctx, a, p.timeout)
 	} else {
 		err = t.fn(a)
 	}
 	if err != nil {
-		err = p.retry.retry(ctx, err, func(attempt int) error {
-			a.Attempt, *tries = attempt, attempt
-			if p.timeout > 0 {
-				return t.tryTimed(ctx, &a, p.timeout)
-			}
-			return t.fn(a)
-		})
+		err = t.retry(ctx, a, p, err, tries)
 	}
 	if pooled && t.drain != nil {
 		t.drain.feed.done()
@@ -176,12 +170,25 @@ func (t *Task[T]) run(ctx context.Context, fallback policy, tries *int, pooled b
 	return err
 }
 
+// retry tries t again under p, with a for its first try, which failed with
+// err. It is apart from run, and takes a by value, so that a task that
+// succeeds at once builds no closure and keeps a in registers.
+func (t *Task[T]) retry(ctx context.Context, a Args[T], p policy, err error, tries *int) error {
+	return p.retry.retry(ctx, err, func(attempt int) error {
+		a.Attempt, *tries = attempt, attempt
+		if p.timeout > 0 {
+			return t.tryTimed(ctx, a, p.timeout)
+		}
+		return t.fn(a)
+	})
+}
+
 // tryTimed tries t with a, and a context derived from ctx that is done d
 // after the try starts (see timedTry).
-func (t *Task[T]) tryTimed(ctx context.Context, a *Args[T], d time.Duration) error {
+func (t *Task[T]) tryTimed(ctx context.Context, a Args[T], d time.Duration) error {
 	return timedTry(ctx, d, func(ctx context.Context) error {
 		a.Context = ctx
-		return t.fn(*a)
+		return t.fn(a)
 	})
 }
 
