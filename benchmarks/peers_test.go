@@ -648,13 +648,52 @@ func checkSubWaits(b *testing.B, root *gopool.Pool) {
 	}
 }
 
+// benchPondGroups runs each batch of 64 tiny tasks on a new group of one
+// pond pool of n, made with opts.
+func benchPondGroups(b *testing.B, n int, opts ...pond.Option) {
+	b.ReportAllocs()
+	p := pond.NewPool(n, opts...)
+	defer p.StopAndWait()
+	for b.Loop() {
+		g := p.NewGroup()
+		for range batchSize {
+			g.SubmitErr(tiny)
+		}
+		if err := g.Wait(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// benchPondSubpools runs each batch of 64 tiny tasks on a new subpool of n
+// of one pond pool of n, made with opts.
+func benchPondSubpools(b *testing.B, n int, opts ...pond.Option) {
+	b.ReportAllocs()
+	var f failures
+	run := f.wrap(tiny)
+	p := pond.NewPool(n, opts...)
+	defer p.StopAndWait()
+	for b.Loop() {
+		sp := p.NewSubpool(n)
+		for range batchSize {
+			if err := sp.Go(run); err != nil {
+				b.Fatal(err)
+			}
+		}
+		sp.StopAndWait()
+	}
+	f.check(b)
+}
+
 // BenchmarkSubBatch is Batch under a limit of GOMAXPROCS shared by every
 // batch; one operation is one batch of 64 tiny tasks. GoPool runs each
 // batch on a new sub-pool (root.Sub()) of one limited root pool, and
 // GoPoolQueue the same under a root with WithQueue(64), which lets the
 // producer run ahead as pond's unbounded queue does; PondGroup
 // on a new group of one pond pool limited to GOMAXPROCS, PondSubpool on a
-// new pond subpool (NewSubpool(GOMAXPROCS)) of it, and Ants on one ants
+// new pond subpool (NewSubpool(GOMAXPROCS)) of it, the NoQueue rows the same
+// with pond's queue disabled, so that its producer is held at the limit as
+// gopool's is without WithQueue, and Ants on one ants
 // pool of GOMAXPROCS with a WaitGroup per batch: all share their limit.
 // errgroup and conc cannot share a limit between groups: ErrGroup and Conc
 // are a new group (pool) per batch limited to GOMAXPROCS on its own.
@@ -698,37 +737,10 @@ func BenchmarkSubBatch(b *testing.B) {
 			}
 		}
 	})
-	b.Run("PondGroup", func(b *testing.B) {
-		b.ReportAllocs()
-		p := pond.NewPool(n)
-		defer p.StopAndWait()
-		for b.Loop() {
-			g := p.NewGroup()
-			for range batchSize {
-				g.SubmitErr(tiny)
-			}
-			if err := g.Wait(); err != nil {
-				b.Fatal(err)
-			}
-		}
-	})
-	b.Run("PondSubpool", func(b *testing.B) {
-		b.ReportAllocs()
-		var f failures
-		run := f.wrap(tiny)
-		p := pond.NewPool(n)
-		defer p.StopAndWait()
-		for b.Loop() {
-			sp := p.NewSubpool(n)
-			for range batchSize {
-				if err := sp.Go(run); err != nil {
-					b.Fatal(err)
-				}
-			}
-			sp.StopAndWait()
-		}
-		f.check(b)
-	})
+	b.Run("PondGroup", func(b *testing.B) { benchPondGroups(b, n) })
+	b.Run("PondGroupNoQueue", func(b *testing.B) { benchPondGroups(b, n, pond.WithQueueSize(0)) })
+	b.Run("PondSubpool", func(b *testing.B) { benchPondSubpools(b, n) })
+	b.Run("PondSubpoolNoQueue", func(b *testing.B) { benchPondSubpools(b, n, pond.WithQueueSize(0)) })
 	b.Run("Ants", func(b *testing.B) {
 		b.ReportAllocs()
 		var (
