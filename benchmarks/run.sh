@@ -7,8 +7,12 @@
 # runs in a process of its own: a baseline that starts a goroutine per task
 # leaves the runtime holding its dead goroutines (some 27 MB live after
 # Fanout's errgroup row), and every later benchmark in the process would pay
-# garbage collection for that heap in proportion to what it allocates. It
-# then prints the
+# garbage collection for that heap in proportion to what it allocates. Each
+# round runs test binaries built with a function layout of their own
+# (-ldflags=-randlayout=<round>): where the linker puts a hot function
+# decides a few percent of a row's time, so the medians of one build would
+# measure that build's luck; within a round, every row shares the layout.
+# It then prints the
 # benchstat tables and, for each shape, gopool's ratios to errgroup, to the
 # peers and to the floors, and whether each target holds.
 #
@@ -19,6 +23,7 @@
 #   CPUS       GOMAXPROCS settings; "default" means the machine's [1 default]
 #   PROFILE    if 1, also profile gopool's Limited and Fanout at GOMAXPROCS=1
 #              and print `go tool pprof -top` [0]
+#   LAYOUTS    if 0, every round runs the linker's default layout [1]
 #
 # Raw outputs go to benchmarks/results/<date>/, linked as results/latest.
 # Quick run: COUNT=2 BENCHTIME=100ms benchmarks/run.sh
@@ -29,6 +34,7 @@ BENCHTIME=${BENCHTIME:-1s}
 BENCH=${BENCH:-.}
 CPUS=${CPUS:-1 default}
 PROFILE=${PROFILE:-0}
+LAYOUTS=${LAYOUTS:-1}
 BENCHSTAT_VERSION=v0.0.0-20260908200009-22c9c6c9d4da
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -52,14 +58,29 @@ benchstat() { (cd "$here" && go run "golang.org/x/perf/cmd/benchstat@$BENCHSTAT_
 	echo "go:        $(go version)"
 	echo "cpu:       $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
 	echo "cores:     $(nproc)"
-	echo "command:   COUNT=$COUNT BENCHTIME=$BENCHTIME BENCH='$BENCH' CPUS='$CPUS' benchmarks/run.sh"
+	echo "command:   COUNT=$COUNT BENCHTIME=$BENCHTIME BENCH='$BENCH' CPUS='$CPUS' LAYOUTS=$LAYOUTS benchmarks/run.sh"
 	echo "each run:  <test binary> -test.run '^\$' -test.bench '^<Benchmark function>\$$sub' -test.benchtime $BENCHTIME -test.count 1 -test.benchmem [-test.cpu N], one process per function matching '$top'"
+	if [ "$LAYOUTS" = 1 ]; then
+		echo "layouts:   round i runs binaries built with go test -c -ldflags=-randlayout=i"
+	fi
 	echo "commit:    $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)"
 } | tee "$dir/info.txt"
 
-echo "building test binaries..." >&2
-(cd "$root" && go test -c -o "$dir/root.test" .)
-(cd "$here" && go test -c -o "$dir/peers.test" .)
+# build <round> builds the round's test binaries, or, with LAYOUTS=0 or
+# round 0, the linker's default layout.
+build() {
+	local ldflags=()
+	if [ "$LAYOUTS" = 1 ] && [ "$1" != 0 ]; then
+		ldflags=(-ldflags="-randlayout=$1")
+	fi
+	(cd "$root" && go test -c "${ldflags[@]}" -o "$dir/root.test" .)
+	(cd "$here" && go test -c "${ldflags[@]}" -o "$dir/peers.test" .)
+}
+
+if [ "$LAYOUTS" != 1 ]; then
+	echo "building test binaries..." >&2
+	build 0
+fi
 # Make sure benchstat is built before the runs, not between them.
 benchstat -h >/dev/null 2>&1 || true
 
@@ -68,6 +89,10 @@ for cpu in $CPUS; do
 	: >"$dir/peers-cpu$cpu.txt"
 done
 for i in $(seq "$COUNT"); do
+	if [ "$LAYOUTS" = 1 ]; then
+		echo "building test binaries with layout $i..." >&2
+		build "$i"
+	fi
 	for cpu in $CPUS; do
 		flags=(-test.run '^$' -test.benchtime "$BENCHTIME" -test.count 1 -test.benchmem)
 		if [ "$cpu" != default ]; then
@@ -105,6 +130,7 @@ for cpu in $CPUS; do
 done
 
 if [ "$PROFILE" = 1 ]; then
+	build 0
 	for shape in Limited Fanout; do
 		echo
 		echo "## CPU profile of gopool's $shape at GOMAXPROCS=1"
