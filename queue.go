@@ -56,6 +56,11 @@ func (q *fifo[T]) push(e T) {
 		q.one, q.inline, q.n = e, true, 1
 		return
 	}
+	q.pushChunk(e)
+}
+
+// pushChunk pushes e, behind the item kept inline, to the chunks.
+func (q *fifo[T]) pushChunk(e T) {
 	if q.tail == nil || q.w == chunkSize {
 		c := q.chunks().Get().(*chunk[T])
 		if q.tail == nil {
@@ -88,12 +93,18 @@ func (q *fifo[T]) pop() T {
 // through peek first, rather than copying it out with pop, is cheaper for
 // large items.
 func (q *fifo[T]) drop() {
-	var zero T
 	if q.inline {
+		var zero T
 		q.one, q.inline = zero, false
 		q.n--
 		return
 	}
+	q.dropChunk()
+}
+
+// dropChunk removes the oldest item, which is in a chunk.
+func (q *fifo[T]) dropChunk() {
+	var zero T
 	c := q.head
 	c.items[q.r] = zero
 	q.r++
