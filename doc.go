@@ -126,10 +126,10 @@
 // A [Task] is one 32-byte allocation; running it on a pool allocates nothing
 // more, unless it has a timeout, which costs a context and a timer per try.
 // Measured at GOMAXPROCS=1 on the machine of the README's benchmarks, a
-// pool without a limit adds about 120 ns to a task of 0.3 µs called inline,
-// where errgroup adds about 720 ns; under WithLimit(1) each task costs a
+// pool without a limit adds about 115 ns to a task of 0.3 µs called inline,
+// where errgroup adds about 760 ns; under WithLimit(1) each task costs a
 // hand-off between producer and worker, about 230 ns, where a channel
-// feeding one goroutine costs about 150 ns and errgroup about 305 ns. [Map]
+// feeding one goroutine costs about 150 ns and errgroup about 335 ns. [Map]
 // hands off no input while a slot is free: under WithLimit(1) it adds under
 // 10 ns an input. A sub-pool costs one allocation; [Pool.Stats] costs
 // nothing per task beyond counters kept under the lock the task takes anyway.

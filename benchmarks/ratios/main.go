@@ -1,7 +1,7 @@
 // Command ratios reads the outputs of the root and peer benchmarks of one
 // GOMAXPROCS setting and prints, for each shape, gopool's medians, its ratio
 // to errgroup and to every peer, its per-task overhead over Inline next to
-// the Workers floor's, and whether each target of issue 3 holds.
+// the Workers floor's, and whether each target of issues 3, 9 and 12 holds.
 //
 //	go run ./ratios -label 'GOMAXPROCS=1' -root root-cpu1.txt -peers peers-cpu1.txt
 //
@@ -218,9 +218,9 @@ func main() {
 
 	fmt.Println()
 	if *tolerance > 0 {
-		fmt.Printf("Targets of issue 3 (ns/op limits loosened by %+.0f%%):\n", *tolerance*100)
+		fmt.Printf("Targets of issues 3, 9 and 12 (ns/op limits loosened by %+.0f%%):\n", *tolerance*100)
 	} else {
-		fmt.Println("Targets of issue 3:")
+		fmt.Println("Targets of issues 3, 9 and 12:")
 	}
 	checks(root, peer, 1+*tolerance)
 }
