@@ -214,6 +214,39 @@ func TestGo(t *testing.T) {
 		}
 	})
 
+	t.Run("a Worker that embeds a *Task is no Task to the pool, wherever it stands in Go's arguments", func(t *testing.T) {
+		for _, at := range []int{0, 1} {
+			// Its drain does not wait for it, even though it feeds one.
+			d := gopool.NewDrainer[int]()
+			inner := gopool.NewTask(func(a gopool.Args[int]) error {
+				a.Drainer.Send(1)
+				return nil
+			}).DrainTo(d)
+			tasks := []gopool.Worker{succeed(), succeed()}
+			tasks[at] = embeddedTask{inner}
+			if err := gopool.NewPool().Go(tasks...).Wait(); err != nil {
+				t.Fatalf("at %d: Wait: %v", at, err)
+			}
+			if got := d.Count(); got != 1 {
+				t.Errorf("at %d: the drain holds %d values, want 1", at, got)
+			}
+			got := regressWithin(t, fmt.Sprintf("at %d: Drain", at), func() []int { return d.Drain() })
+			if len(got) != 1 {
+				t.Errorf("at %d: Drain = %v, want [1]", at, got)
+			}
+
+			// Nor is one that embeds a nil *Task: it fails when it runs, as
+			// a Worker whose Execute panics, and Go does not panic.
+			tasks[at] = embeddedTask{}
+			err := regressWithin(t, fmt.Sprintf("at %d: Go and Wait", at), func() error {
+				return gopool.NewPool().Go(tasks...).Wait()
+			})
+			if pe := (*gopool.PanicError)(nil); !errors.As(err, &pe) {
+				t.Errorf("at %d: Wait = %v, want the *PanicError of its Execute", at, err)
+			}
+		}
+	})
+
 	t.Run("running a task on a pool allocates nothing beyond the task", func(t *testing.T) {
 		p := gopool.NewPool()
 		tk := succeed()

@@ -1,0 +1,5 @@
+//go:build race
+
+package gopool
+
+func init() { raceEnabled = true }
