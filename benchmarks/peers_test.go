@@ -541,20 +541,7 @@ func BenchmarkBatch(b *testing.B) {
 		}
 		f.check(b)
 	})
-	b.Run("PondGroup", func(b *testing.B) {
-		b.ReportAllocs()
-		p := pond.NewPool(0)
-		defer p.StopAndWait()
-		for b.Loop() {
-			g := p.NewGroup()
-			for range batchSize {
-				g.SubmitErr(tiny)
-			}
-			if err := g.Wait(); err != nil {
-				b.Fatal(err)
-			}
-		}
-	})
+	b.Run("PondGroup", func(b *testing.B) { benchPondGroups(b, 0) })
 	b.Run("Ants", func(b *testing.B) {
 		b.ReportAllocs()
 		var (
@@ -649,7 +636,7 @@ func checkSubWaits(b *testing.B, root *gopool.Pool) {
 }
 
 // benchPondGroups runs each batch of 64 tiny tasks on a new group of one
-// pond pool of n, made with opts.
+// pond pool of n (0: no limit), made with opts.
 func benchPondGroups(b *testing.B, n int, opts ...pond.Option) {
 	b.ReportAllocs()
 	p := pond.NewPool(n, opts...)
